@@ -1,0 +1,1 @@
+"""Lifecycle of hosted clusters: control planes, etcd, PKI and kubeconfigs."""

@@ -1,0 +1,193 @@
+"""Command lines of a Kubernetes control plane: etcd, kube-apiserver, controller-manager, scheduler.
+
+Pure functions from a description of the cluster to argv lists. The sandbox runs them as local
+processes today; hosted clusters run the same flags as processes or as containers in a meta cluster,
+so the flags live here once and every runtime agrees on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kokpit.lifecycle.pki import PKIPaths
+
+# Controllers of kube-controller-manager that do not act on workloads. A hub API server stores
+# templates (Deployments, ...) that must never run there, so it gets only these: namespaces are
+# cleaned up, owner references are collected, service accounts get tokens, RBAC roles aggregate,
+# CSRs are signed (agents bootstrap with them) and bootstrap tokens work.
+HUB_CONTROLLERS: tuple[str, ...] = (
+    "namespace-controller",
+    "garbage-collector-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "legacy-serviceaccount-token-cleaner-controller",
+    "clusterrole-aggregation-controller",
+    "root-ca-certificate-publisher-controller",
+    "certificatesigningrequest-signing-controller",
+    "certificatesigningrequest-approving-controller",
+    "certificatesigningrequest-cleaner-controller",
+    "bootstrap-signer-controller",
+    "token-cleaner-controller",
+)
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    """One etcd member's identity and addresses."""
+
+    name: str
+    client_url: str
+    peer_url: str
+    metrics_url: str | None = None
+
+
+def etcd_argv(
+    binary: Path,
+    *,
+    member: EtcdMember,
+    data_dir: Path,
+    pki: PKIPaths,
+    initial_cluster: Sequence[EtcdMember] = (),
+    initial_cluster_state: str = "new",
+    cluster_token: str = "kokpit",
+    quota_backend_bytes: int = 2 * 1024**3,
+) -> list[str]:
+    """The etcd command line for `member`, with client and peer TLS required.
+
+    `initial_cluster` defaults to the member alone (a single-member cluster).
+    """
+    peers = initial_cluster or (member,)
+    argv = [
+        str(binary),
+        f"--name={member.name}",
+        f"--data-dir={data_dir}",
+        f"--listen-client-urls={member.client_url}",
+        f"--advertise-client-urls={member.client_url}",
+        f"--listen-peer-urls={member.peer_url}",
+        f"--initial-advertise-peer-urls={member.peer_url}",
+        "--initial-cluster=" + ",".join(f"{peer.name}={peer.peer_url}" for peer in peers),
+        f"--initial-cluster-state={initial_cluster_state}",
+        f"--initial-cluster-token={cluster_token}",
+        f"--cert-file={pki.etcd_server_cert}",
+        f"--key-file={pki.etcd_server_key}",
+        "--client-cert-auth=true",
+        f"--trusted-ca-file={pki.etcd_ca_cert}",
+        f"--peer-cert-file={pki.etcd_peer_cert}",
+        f"--peer-key-file={pki.etcd_peer_key}",
+        "--peer-client-cert-auth=true",
+        f"--peer-trusted-ca-file={pki.etcd_ca_cert}",
+        f"--quota-backend-bytes={quota_backend_bytes}",
+        "--snapshot-count=10000",
+        "--log-level=warn",
+    ]
+    if member.metrics_url:
+        argv.append(f"--listen-metrics-urls={member.metrics_url}")
+    return argv
+
+
+@dataclass(frozen=True)
+class APIServerOptions:
+    """What differs between one kube-apiserver and another."""
+
+    bind_address: str
+    secure_port: int
+    etcd_servers: Sequence[str]
+    service_cluster_ip_range: str = "10.96.0.0/16"
+    etcd_prefix: str = "/registry"
+    advertise_address: str | None = None
+    extra_args: Sequence[str] = field(default_factory=tuple)
+
+
+def kube_apiserver_argv(binary: Path, *, options: APIServerOptions, pki: PKIPaths) -> list[str]:
+    """The kube-apiserver command line: TLS, client-cert and service-account auth, RBAC on."""
+    return [
+        str(binary),
+        f"--bind-address={options.bind_address}",
+        f"--advertise-address={options.advertise_address or options.bind_address}",
+        f"--secure-port={options.secure_port}",
+        "--etcd-servers=" + ",".join(options.etcd_servers),
+        f"--etcd-prefix={options.etcd_prefix}",
+        f"--etcd-cafile={pki.etcd_ca_cert}",
+        f"--etcd-certfile={pki.apiserver_etcd_client_cert}",
+        f"--etcd-keyfile={pki.apiserver_etcd_client_key}",
+        f"--tls-cert-file={pki.apiserver_cert}",
+        f"--tls-private-key-file={pki.apiserver_key}",
+        f"--client-ca-file={pki.ca_cert}",
+        f"--kubelet-client-certificate={pki.apiserver_kubelet_client_cert}",
+        f"--kubelet-client-key={pki.apiserver_kubelet_client_key}",
+        f"--service-account-key-file={pki.service_account_pub}",
+        f"--service-account-signing-key-file={pki.service_account_key}",
+        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-cluster-ip-range={options.service_cluster_ip_range}",
+        "--authorization-mode=Node,RBAC",
+        "--enable-admission-plugins=NodeRestriction",
+        "--allow-privileged=true",
+        "--enable-bootstrap-token-auth=true",
+        f"--requestheader-client-ca-file={pki.front_proxy_ca_cert}",
+        "--requestheader-allowed-names=front-proxy-client",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-username-headers=X-Remote-User",
+        f"--proxy-client-cert-file={pki.front_proxy_client_cert}",
+        f"--proxy-client-key-file={pki.front_proxy_client_key}",
+        "--profiling=false",
+        *options.extra_args,
+    ]
+
+
+def kube_controller_manager_argv(
+    binary: Path,
+    *,
+    kubeconfig: Path,
+    pki: PKIPaths,
+    bind_address: str,
+    secure_port: int,
+    cert_dir: Path,
+    controllers: Sequence[str] = ("*",),
+    leader_elect: bool = False,
+) -> list[str]:
+    """The kube-controller-manager command line; `controllers` narrows it (the hub profile)."""
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={bind_address}",
+        f"--secure-port={secure_port}",
+        f"--cert-dir={cert_dir}",
+        f"--client-ca-file={pki.ca_cert}",
+        f"--requestheader-client-ca-file={pki.front_proxy_ca_cert}",
+        f"--cluster-signing-cert-file={pki.ca_cert}",
+        f"--cluster-signing-key-file={pki.ca_key}",
+        f"--root-ca-file={pki.ca_cert}",
+        f"--service-account-private-key-file={pki.service_account_key}",
+        "--use-service-account-credentials=true",
+        "--controllers=" + ",".join(controllers),
+        f"--leader-elect={'true' if leader_elect else 'false'}",
+        "--profiling=false",
+    ]
+
+
+def kube_scheduler_argv(
+    binary: Path,
+    *,
+    kubeconfig: Path,
+    bind_address: str,
+    secure_port: int,
+    cert_dir: Path,
+    leader_elect: bool = False,
+) -> list[str]:
+    """The kube-scheduler command line."""
+    return [
+        str(binary),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        f"--bind-address={bind_address}",
+        f"--secure-port={secure_port}",
+        f"--cert-dir={cert_dir}",
+        f"--leader-elect={'true' if leader_elect else 'false'}",
+        "--profiling=false",
+    ]

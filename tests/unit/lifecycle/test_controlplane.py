@@ -1,0 +1,63 @@
+"""Control-plane command lines: the flags every runtime relies on are there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kokpit.lifecycle import controlplane
+from kokpit.lifecycle.pki import pki_paths
+
+PKI = pki_paths(Path("/pki"))
+
+
+def flags(argv: list[str]) -> dict[str, str]:
+    return dict(arg.removeprefix("--").split("=", 1) for arg in argv[1:])
+
+
+def test_etcd_requires_client_and_peer_certificates() -> None:
+    member = controlplane.EtcdMember("e1", "https://127.0.0.1:2379", "https://127.0.0.1:2380")
+    other = controlplane.EtcdMember("e2", "https://127.0.0.2:2379", "https://127.0.0.2:2380")
+    argv = controlplane.etcd_argv(
+        Path("/bin/etcd"),
+        member=member,
+        data_dir=Path("/data"),
+        pki=PKI,
+        initial_cluster=[member, other],
+        initial_cluster_state="existing",
+    )
+    got = flags(argv)
+    assert argv[0] == "/bin/etcd"
+    assert got["client-cert-auth"] == "true" and got["peer-client-cert-auth"] == "true"
+    assert got["trusted-ca-file"] == "/pki/etcd/ca.crt"
+    assert got["initial-cluster"] == "e1=https://127.0.0.1:2380,e2=https://127.0.0.2:2380"
+    assert got["initial-cluster-state"] == "existing"
+
+
+def test_apiserver_serves_tls_with_rbac_and_talks_tls_to_etcd() -> None:
+    options = controlplane.APIServerOptions(
+        bind_address="127.0.0.1", secure_port=6443, etcd_servers=["https://127.0.0.1:2379"]
+    )
+    got = flags(controlplane.kube_apiserver_argv(Path("/bin/kube-apiserver"), options=options, pki=PKI))
+    assert "RBAC" in got["authorization-mode"].split(",")
+    assert got["tls-cert-file"] == "/pki/apiserver.crt"
+    assert got["client-ca-file"] == "/pki/ca.crt"
+    assert got["etcd-certfile"] == "/pki/apiserver-etcd-client.crt"
+    assert got["service-account-signing-key-file"] == "/pki/sa.key"
+    assert got["secure-port"] == "6443"
+
+
+def test_hub_controller_manager_runs_no_workload_controllers() -> None:
+    argv = controlplane.kube_controller_manager_argv(
+        Path("/bin/kcm"),
+        kubeconfig=Path("/k"),
+        pki=PKI,
+        bind_address="127.0.0.1",
+        secure_port=1,
+        cert_dir=Path("/c"),
+        controllers=controlplane.HUB_CONTROLLERS,
+    )
+    controllers = flags(argv)["controllers"].split(",")
+    assert "namespace-controller" in controllers
+    assert "garbage-collector-controller" in controllers
+    for workload in ("deployment-controller", "replicaset-controller", "job-controller", "*"):
+        assert workload not in controllers
