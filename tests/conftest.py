@@ -1,0 +1,25 @@
+"""Shared fixtures: one real sandbox (hub + 3 members) per test session.
+
+Integration tests never mock the Kubernetes API: they talk to real kube-apiservers started here.
+The processes are tied to this test process, so even a test run killed hard takes them along.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from kokpit import sandbox as sandboxes
+from kokpit.sandbox import UpOptions
+from tests.support import MEMBERS, NODES, SandboxHandle
+
+
+@pytest.fixture(scope="session")
+def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    directory = tmp_path_factory.mktemp("sandbox")
+    state = sandboxes.up(directory, UpOptions(members=MEMBERS, nodes=NODES, tie_to_parent=True))
+    try:
+        yield SandboxHandle(dir=directory, state=state)
+    finally:
+        sandboxes.down(directory)
