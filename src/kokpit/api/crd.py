@@ -1,0 +1,166 @@
+"""Declare a kokpit resource type once, get its CustomResourceDefinition from `crd_manifest`.
+
+A `ResourceType` names the type (group, version, kind, plural, scope, short names, printer columns) and
+points at the pydantic models of its spec and status; the OpenAPI schema comes from those models via
+`kokpit.api.schema`, so the CRD can never drift from the code that reads and writes the objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from kokpit.api.schema import Schema, structural_schema
+
+CATEGORY = "kokpit"
+"""Every kokpit resource is in this category: `kubectl get kokpit` lists them all."""
+
+Scope = Literal["Namespaced", "Cluster"]
+ColumnType = Literal["string", "integer", "number", "boolean", "date"]
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    """One column of `kubectl get`; `json_path` is evaluated against each object (`.spec.syncMode`)."""
+
+    name: str
+    type: ColumnType
+    json_path: str
+    description: str = ""
+    priority: int = 0
+    """0 shows the column always, 1 and above only with `-o wide`."""
+    format: str | None = None
+
+    def manifest(self) -> dict[str, Any]:
+        """`manifest` returns the column as an `additionalPrinterColumns` entry."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "jsonPath": self.json_path}
+        if self.description:
+            out["description"] = self.description
+        if self.priority:
+            out["priority"] = self.priority
+        if self.format:
+            out["format"] = self.format
+        return out
+
+
+AGE = PrinterColumn(
+    name="Age",
+    type="date",
+    json_path=".metadata.creationTimestamp",
+    description="Time since the object was created.",
+)
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """The declaration of one kokpit resource type, served at one version with a status subresource.
+
+    `spec` and `status` are `kokpit.api.meta.KokpitModel` subclasses; `status` may be None for types
+    without one. The status subresource is always on; the `kokpit` category and an Age column are
+    always added.
+    """
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    spec: type[BaseModel]
+    status: type[BaseModel] | None = None
+    scope: Scope = "Namespaced"
+    singular: str = ""
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    printer_columns: tuple[PrinterColumn, ...] = ()
+    description: str = ""
+    spec_required: bool | None = None
+    """Whether objects must carry a spec; None means "when the spec model has required fields"."""
+    extra_rules: tuple[dict[str, Any], ...] = field(default=())
+    """CEL rules on the whole object (`kokpit.api.meta.cel`), for checks that span spec and metadata."""
+
+    @property
+    def api_version(self) -> str:
+        """`api_version` is `group/version`, the `apiVersion` of the objects."""
+        return f"{self.group}/{self.version}"
+
+    @property
+    def crd_name(self) -> str:
+        """`crd_name` is the CRD's `metadata.name`: `plural.group`."""
+        return f"{self.plural}.{self.group}"
+
+    @property
+    def singular_name(self) -> str:
+        """`singular_name` is `singular`, or the lower-cased kind."""
+        return self.singular or self.kind.lower()
+
+    @property
+    def all_categories(self) -> list[str]:
+        """`all_categories` is `categories` with `kokpit` first, without duplicates."""
+        return list(dict.fromkeys((CATEGORY, *self.categories)))
+
+
+def object_schema(resource: ResourceType) -> Schema:
+    """`object_schema` returns the structural schema of a whole object: apiVersion, kind, metadata, spec,
+    status. Metadata is only `type: object`; the API server validates it itself."""
+    spec = structural_schema(resource.spec)
+    properties: dict[str, Schema] = {
+        "apiVersion": {
+            "type": "string",
+            "description": "The versioned schema of this representation of an object.",
+        },
+        "kind": {"type": "string", "description": "The REST resource this object represents."},
+        "metadata": {"type": "object"},
+        "spec": spec,
+    }
+    if resource.status is not None:
+        properties["status"] = structural_schema(resource.status)
+    schema: Schema = {"type": "object"}
+    if resource.description:
+        schema["description"] = resource.description
+    schema["properties"] = properties
+    spec_required = resource.spec_required
+    if spec_required is None:
+        spec_required = bool(spec.get("required"))
+    if spec_required:
+        schema["required"] = ["spec"]
+    if resource.extra_rules:
+        schema["x-kubernetes-validations"] = list(resource.extra_rules)
+    return schema
+
+
+def crd_manifest(resource: ResourceType) -> dict[str, Any]:
+    """`crd_manifest` returns the `apiextensions.k8s.io/v1` CustomResourceDefinition of `resource`
+    as a plain dict, ready for server-side apply or `yaml.safe_dump`."""
+    names: dict[str, Any] = {
+        "kind": resource.kind,
+        "listKind": f"{resource.kind}List",
+        "plural": resource.plural,
+        "singular": resource.singular_name,
+        "categories": resource.all_categories,
+    }
+    if resource.short_names:
+        names["shortNames"] = list(resource.short_names)
+    columns = [column.manifest() for column in (*resource.printer_columns, AGE)]
+    version: dict[str, Any] = {
+        "name": resource.version,
+        "served": True,
+        "storage": True,
+        "schema": {"openAPIV3Schema": object_schema(resource)},
+        "subresources": {"status": {}},
+        "additionalPrinterColumns": columns,
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": resource.crd_name,
+            "labels": {"app.kubernetes.io/part-of": "kokpit", "app.kubernetes.io/managed-by": "kokpit"},
+        },
+        "spec": {
+            "group": resource.group,
+            "names": names,
+            "scope": resource.scope,
+            "versions": [version],
+        },
+    }

@@ -1,0 +1,32 @@
+"""The `kokpit` command: one typer app, with one module per topic under `kokpit.cli`.
+
+Every command reports failure as a single line on stderr and a non-zero exit (`fail`), because
+people and scripts read that first; tracebacks are for bugs, not for bad input.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from kokpit.cli import binaries, install, sandbox
+from kokpit.cli.errors import run_app
+
+app = typer.Typer(
+    name="kokpit",
+    help="kokpit: Kubernetes managing fleets of Kubernetes clusters.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(binaries.app, name="binaries")
+app.add_typer(sandbox.app, name="sandbox")
+app.command("install")(install.install)
+
+
+def main() -> None:
+    """Entry point of the `kokpit` console script."""
+    run_app(app)
+
+
+if __name__ == "__main__":
+    main()
