@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sets up everything kokpit needs on a fresh machine, idempotently:
+#   Debian packages, a Python virtualenv with kokpit and its dev tools, and the Kubernetes, etcd and
+#   kwok binaries built from the Go module proxy into ~/.cache/kokpit (outside the repository).
+# A second run only checks and returns in seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# --- Debian packages ------------------------------------------------------------------------------
+packages=(git ca-certificates curl procps iproute2 make)
+missing=()
+if command -v dpkg-query >/dev/null; then
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+fi
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- Go (builds the Kubernetes binaries) ----------------------------------------------------------
+if ! command -v go >/dev/null; then
+  for candidate in /usr/local/go/bin /usr/lib/go/bin; do
+    [[ -x $candidate/go ]] && export PATH="$candidate:$PATH"
+  done
+fi
+if ! command -v go >/dev/null; then
+  echo "kokpit: error: Go 1.21 or newer is needed to build the Kubernetes binaries (https://go.dev/dl); none found on PATH" >&2
+  exit 1
+fi
+
+# --- Python ---------------------------------------------------------------------------------------
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "kokpit: error: Python 3.11 or newer is needed ($python is $("$python" --version 2>&1))" >&2
+  exit 1
+fi
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating .venv"
+  "$python" -m venv .venv
+fi
+stamp=.venv/.kokpit-installed
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  say "installing kokpit and its Python dependencies into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e '.[dev]'
+  touch "$stamp"
+fi
+
+# --- Kubernetes, etcd and kwok binaries -----------------------------------------------------------
+say "checking the Kubernetes, etcd and kwok binaries"
+.venv/bin/kokpit binaries build "$@"
