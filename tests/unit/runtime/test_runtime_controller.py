@@ -1,0 +1,109 @@
+"""Controller outcomes: success, requeue_after, retry with backoff, terminal errors; metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry
+
+from kokpit.runtime.controller import Controller, Result, TerminalError
+from kokpit.runtime.keys import Key
+from kokpit.runtime.metrics import Metrics
+
+K = Key("hub", "default", "x")
+
+
+class Scripted:
+    """Answers reconcile with the next scripted outcome (an exception, a Result, or None)."""
+
+    def __init__(self, *outcomes: object) -> None:
+        self.outcomes = list(outcomes)
+        self.calls: list[Key] = []
+
+    async def reconcile(self, key: Key) -> Result:
+        self.calls.append(key)
+        outcome = self.outcomes.pop(0) if self.outcomes else Result()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        assert isinstance(outcome, Result)
+        return outcome
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+async def run_until(controller: Controller, predicate: Callable[[], bool], within: float = 2.0) -> None:
+    """Runs the controller until `predicate()` holds (fails after `within` seconds)."""
+    task = asyncio.create_task(controller.run())
+    try:
+        for _ in range(int(within / 0.005)):
+            if predicate():
+                break
+            await asyncio.sleep(0.005)
+        assert predicate(), "condition not reached in time"
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_errors_retry_with_backoff_then_success_forgets() -> None:
+    metrics = Metrics(CollectorRegistry())
+    reconciler = Scripted(RuntimeError("boom"), RuntimeError("boom"), Result())
+    controller = Controller("c", reconciler, metrics=metrics, backoff_base=0.01)
+    controller.enqueue(K)
+    await run_until(controller, lambda: len(reconciler.calls) == 3)
+    await asyncio.sleep(0.05)
+    assert reconciler.calls == [K, K, K]
+    assert controller.queue.num_requeues(K) == 0
+    assert sample(metrics, "kokpit_reconcile_total", controller="c", result="error") == 2
+    assert sample(metrics, "kokpit_reconcile_total", controller="c", result="success") == 1
+    assert sample(metrics, "kokpit_reconcile_errors_total", controller="c") == 2
+    assert sample(metrics, "kokpit_reconcile_duration_seconds_count", controller="c") == 3
+
+
+async def test_terminal_error_is_not_retried() -> None:
+    metrics = Metrics(CollectorRegistry())
+    reconciler = Scripted(TerminalError("bad spec"))
+    controller = Controller("t", reconciler, metrics=metrics, backoff_base=0.001)
+    controller.enqueue(K)
+    await run_until(controller, lambda: len(reconciler.calls) == 1)
+    await asyncio.sleep(0.05)
+    assert reconciler.calls == [K]
+    assert sample(metrics, "kokpit_reconcile_total", controller="t", result="terminal") == 1
+    assert sample(metrics, "kokpit_reconcile_errors_total", controller="t") == 1
+
+
+async def test_requeue_after_is_honoured() -> None:
+    metrics = Metrics(CollectorRegistry())
+    reconciler = Scripted(Result(requeue_after=0.05), Result())
+    controller = Controller("r", reconciler, metrics=metrics)
+    controller.enqueue(K)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    await run_until(controller, lambda: len(reconciler.calls) == 2)
+    assert loop.time() - start >= 0.045
+    assert sample(metrics, "kokpit_reconcile_total", controller="r", result="requeue") == 1
+
+
+async def test_a_key_stopped_mid_reconcile_is_queued_again() -> None:
+    started = asyncio.Event()
+
+    class Slow:
+        async def reconcile(self, key: Key) -> Result:
+            started.set()
+            await asyncio.sleep(10)
+            return Result()
+
+    controller = Controller("s", Slow(), workers=1)
+    controller.enqueue(K)
+    task = asyncio.create_task(controller.run())
+    await asyncio.wait_for(started.wait(), 1)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    assert len(controller.queue) == 1
