@@ -12,7 +12,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import httpx2
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ def probe(url: str, *, tls: ProbeTLS | None = None, timeout: float = 2.0) -> Pro
     if url.startswith("http://"):
         verify = False
     try:
-        response = httpx.get(url, verify=verify, timeout=timeout)
-    except httpx.HTTPError as error:
+        response = httpx2.get(url, verify=verify, timeout=timeout)
+    except httpx2.HTTPError as error:
         return ProbeResult(False, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
     body = response.text.strip()
     if response.status_code != 200:

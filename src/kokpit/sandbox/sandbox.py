@@ -22,13 +22,13 @@ from typing import Any
 from lightkube import Client
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ApiError
-from lightkube.generic_resource import create_global_resource
 from lightkube.resources.core_v1 import ServiceAccount
 
 from kokpit.binaries import BinarySet, find_binaries
 from kokpit.binaries.versions import DEFAULT_ETCD_VERSION, KWOK_VERSION
 from kokpit.errors import KokpitError
 from kokpit.lifecycle import controlplane, pki, processes
+from kokpit.runtime.resources import PlainNode
 from kokpit.sandbox import kwok
 from kokpit.sandbox.health import ProbeResult, ProbeTLS, probe
 from kokpit.sandbox.ports import HOST, PortAllocator
@@ -51,10 +51,6 @@ COMPONENTS = (ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK)
 FIELD_MANAGER = "kokpit"
 
 Report = Callable[[str], None]
-
-# Nodes are handled as plain dicts: kwok fills `status.nodeInfo` only partly, which lightkube's
-# strict typed Node model refuses to parse.
-_Node = create_global_resource(group="", version="v1", kind="Node", plural="nodes")
 
 
 class SandboxError(KokpitError):
@@ -419,7 +415,7 @@ def _create_nodes(cluster: _Cluster) -> None:
         node = kwok.fake_node(
             name, cpu=NODE_CPU, memory=NODE_MEMORY, pods=NODE_PODS, labels=cluster.node_labels
         )
-        client.apply(_Node.from_dict(node), field_manager=FIELD_MANAGER, force=True)
+        client.apply(PlainNode.from_dict(node), field_manager=FIELD_MANAGER, force=True)
 
 
 # --- readiness -----------------------------------------------------------------------------------
@@ -463,7 +459,7 @@ def _service_account_check(cluster: _Cluster) -> Callable[[], ProbeResult]:
 def _nodes_check(cluster: _Cluster) -> Callable[[], ProbeResult]:
     def check() -> ProbeResult:
         ready = 0
-        for node in _client(cluster).list(_Node):
+        for node in _client(cluster).list(PlainNode):
             conditions = (node.get("status") or {}).get("conditions") or []
             if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
                 ready += 1

@@ -1,0 +1,65 @@
+"""`kokpit hub run`: the hub's controllers in one process."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.fleet import ClusterControllerOptions, Thresholds
+from kokpit.hub.manager import LEASE_NAME, HubOptions, run_hub
+from kokpit.runtime import setup_logging
+
+app = typer.Typer(help="The hub's controller process.", no_args_is_help=True)
+
+
+@app.command()
+def run(
+    kubeconfig: Annotated[
+        Path | None,
+        typer.Option("--kubeconfig", help="Hub kubeconfig [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG]."),
+    ] = None,
+    metrics_port: Annotated[
+        int, typer.Option("--metrics-port", help="Port of /metrics and /healthz.")
+    ] = 8080,
+    metrics_host: Annotated[str, typer.Option("--metrics-host")] = "127.0.0.1",
+    leader_elect: Annotated[bool, typer.Option("--leader-elect/--no-leader-elect")] = True,
+    lease_name: Annotated[
+        str, typer.Option("--lease-name", help="Lease in kokpit-system to compete for.")
+    ] = (LEASE_NAME),
+    lease_duration: Annotated[float, typer.Option("--lease-duration", help="Seconds.")] = 15.0,
+    identity: Annotated[str | None, typer.Option("--id", help="Leader-election identity.")] = None,
+    probe_period: Annotated[
+        float, typer.Option("--probe-period", help="Seconds between member probes.")
+    ] = 10.0,
+    failure_threshold: Annotated[int, typer.Option("--failure-threshold", min=1)] = 2,
+    success_threshold: Annotated[int, typer.Option("--success-threshold", min=1)] = 1,
+    no_execute_grace: Annotated[
+        float, typer.Option("--no-execute-grace", help="Seconds unhealthy before the NoExecute taint.")
+    ] = 60.0,
+    log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
+) -> None:
+    """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
+    setup_logging(fmt="json" if log_format == "json" else "kv")
+    options = HubOptions(
+        kubeconfig=hub_kubeconfig(kubeconfig),
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+        leader_elect=leader_elect,
+        lease_name=lease_name,
+        lease_duration=lease_duration,
+        identity=identity,
+        fleet=ClusterControllerOptions(
+            period=probe_period,
+            thresholds=Thresholds(
+                failure_threshold=failure_threshold,
+                success_threshold=success_threshold,
+                no_execute_grace=timedelta(seconds=no_execute_grace),
+            ),
+        ),
+    )
+    asyncio.run(run_hub(options))

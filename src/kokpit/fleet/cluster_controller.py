@@ -1,0 +1,237 @@
+"""The cluster controller: probes every member on a period and keeps its Cluster honest.
+
+For each Cluster it probes the member (`probe.observe`), decides `Ready` and the health taints
+(`health.decide_health`), and writes status (conditions, version, API enablements, node and
+resource summaries, last probe time) and taints back to the hub, with an Event whenever `Ready`
+changes. A finalizer lets it drop the member's client and probe history when the Cluster goes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lightkube import ApiError
+
+from kokpit.api.cluster import CLUSTER
+from kokpit.fleet.health import (
+    HEALTH_TAINT_KEYS,
+    HealthDecision,
+    Probe,
+    ProbeHistory,
+    ProbeOutcome,
+    ReadyCondition,
+    Thresholds,
+    decide_health,
+)
+from kokpit.fleet.members import ClusterResource, MemberClients, MemberUnavailable
+from kokpit.fleet.names import CLUSTER_FINALIZER, HEALTH_FIELD_MANAGER
+from kokpit.fleet.probe import Observation, observe
+from kokpit.runtime import (
+    EventRecorder,
+    Key,
+    Manager,
+    Result,
+    apply,
+    ensure_finalizer,
+    get_condition,
+    patch_status,
+    remove_finalizer,
+    set_condition,
+)
+
+log = logging.getLogger("kokpit.fleet.cluster_controller")
+
+CONTROLLER_NAME = "cluster"
+
+
+@dataclass(frozen=True)
+class ClusterControllerOptions:
+    period: float = 10.0
+    """Seconds between probes of one member."""
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    probe_timeout: float = 5.0
+
+
+class ClusterController:
+    """Reconciles `Cluster` objects of the hub; see the module docstring."""
+
+    def __init__(
+        self,
+        manager: Manager,
+        members: MemberClients,
+        *,
+        hub: str = "hub",
+        options: ClusterControllerOptions | None = None,
+    ) -> None:
+        self.manager = manager
+        self.members = members
+        self.hub = hub
+        self.options = options or ClusterControllerOptions()
+        self.history: dict[str, ProbeHistory] = {}
+        self._recorder: EventRecorder | None = None
+
+    def setup(self) -> None:
+        """Registers the controller with the manager and routes Secret changes to their Cluster."""
+        controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
+        controller.watch(self.members.clusters)
+        controller.watch(self.members.secrets, mapper=self._clusters_of_secret)
+
+    def _clusters_of_secret(self, secret: Any) -> list[Key]:
+        namespace, name = secret.metadata.namespace, secret.metadata.name
+        return [
+            Key(self.hub, None, cluster["metadata"]["name"])
+            for cluster in self.members.clusters.list()
+            if self.members.secret_of(cluster) == (namespace, name)
+        ]
+
+    @property
+    def recorder(self) -> EventRecorder:
+        if self._recorder is None:
+            self._recorder = EventRecorder(
+                self.manager.clients.get(self.hub), component="kokpit-cluster-controller"
+            )
+        return self._recorder
+
+    async def reconcile(self, key: Key) -> Result:
+        hub = self.manager.clients.get(self.hub)
+        cluster = self.members.clusters.get(key.name)
+        if cluster is None:
+            await self._forget(key.name)
+            return Result()
+        if cluster["metadata"].get("deletionTimestamp"):
+            await self._forget(key.name)
+            await remove_finalizer(hub, cluster, CLUSTER_FINALIZER)
+            return Result()
+        cluster = await ensure_finalizer(hub, cluster, CLUSTER_FINALIZER)
+
+        now = datetime.now(UTC)
+        observation = await self._observe(key.name, cluster)
+        history = self.history.setdefault(key.name, ProbeHistory())
+        history.record(observation.probe.outcome)
+        status = cluster.get("status") or {}
+        current = get_condition(status.get("conditions") or [], "Ready")
+        decision = decide_health(
+            current=ReadyCondition(current["status"], current.get("reason", ""), current.get("message", ""))
+            if current
+            else None,
+            current_since=_parse_time(current.get("lastTransitionTime")) if current else None,
+            history=history,
+            probe=observation.probe,
+            now=now,
+            thresholds=self.options.thresholds,
+        )
+        await self._write(cluster, status, observation, decision, now)
+        if current is None or current["status"] != decision.ready.status:
+            await self._record_transition(cluster, decision)
+        requeue = self.options.period
+        if decision.recheck_after is not None:
+            requeue = min(requeue, max(decision.recheck_after.total_seconds(), 0.1))
+        return Result(requeue_after=requeue)
+
+    async def _observe(self, name: str, cluster: Any) -> Observation:
+        if (cluster.get("spec") or {}).get("syncMode") == "Pull":
+            return Observation(
+                Probe(ProbeOutcome.UNREACHABLE, "Pull mode needs the kokpit agent, which does not run yet")
+            )
+        try:
+            client = await self.members.client(name)
+        except MemberUnavailable as error:
+            return Observation(Probe(ProbeOutcome.UNREACHABLE, str(error)))
+        return await observe(client, timeout=self.options.probe_timeout)
+
+    async def _write(
+        self,
+        cluster: Any,
+        status: dict[str, Any],
+        observation: Observation,
+        decision: HealthDecision,
+        now: datetime,
+    ) -> None:
+        hub = self.manager.clients.get(self.hub)
+        name = cluster["metadata"]["name"]
+        conditions = set_condition(
+            list(status.get("conditions") or []),
+            "Ready",
+            decision.ready.status,
+            decision.ready.reason,
+            decision.ready.message,
+            observed_generation=cluster["metadata"].get("generation"),
+            now=now,
+        )
+        new_status: dict[str, Any] = {"conditions": conditions, "lastProbeTime": _format_time(now)}
+        fresh = {
+            "kubernetesVersion": observation.kubernetes_version,
+            "apiEnablements": observation.api_enablements,
+            "nodeSummary": observation.node_summary,
+            "resourceSummary": observation.resource_summary,
+        }
+        for field_name, value in fresh.items():
+            kept = value if value is not None else status.get(field_name)
+            if kept is not None:
+                new_status[field_name] = kept
+        await patch_status(hub, ClusterResource, name, new_status)
+        await self._write_taints(cluster, decision)
+
+    async def _write_taints(self, cluster: Any, decision: HealthDecision) -> None:
+        """Applies kokpit's health taints as their own field manager: others' taints stay."""
+        name = cluster["metadata"]["name"]
+        ours = sorted(
+            (t for t in (cluster.get("spec") or {}).get("taints") or [] if _is_health_taint(t)),
+            key=lambda t: (t["key"], t["effect"]),
+        )
+        wanted = sorted(decision.taints, key=lambda t: (t["key"], t["effect"]))
+        if [(t["key"], t["effect"]) for t in ours] == [(t["key"], t["effect"]) for t in wanted]:
+            return
+        body = ClusterResource.from_dict(
+            {
+                "apiVersion": CLUSTER.api_version,
+                "kind": CLUSTER.kind,
+                "metadata": {"name": name},
+                "spec": {"taints": wanted},
+            }
+        )
+        try:
+            await apply(
+                self.manager.clients.get(self.hub), body, field_manager=HEALTH_FIELD_MANAGER, force=True
+            )
+        except ApiError as error:
+            log.warning("could not update taints of cluster %s: %s", name, error)
+            raise
+
+    async def _record_transition(self, cluster: Any, decision: HealthDecision) -> None:
+        ready = decision.ready
+        message = ready.message or ready.reason
+        if ready.status == "True":
+            await self.recorder.normal(cluster, ready.reason, message, action="Probe")
+        else:
+            await self.recorder.warning(cluster, ready.reason, message, action="Probe")
+
+    async def _forget(self, name: str) -> None:
+        self.history.pop(name, None)
+        await self.members.forget(name)
+
+
+def _is_health_taint(taint: dict[str, Any]) -> bool:
+    return taint.get("key") in HEALTH_TAINT_KEYS
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def _format_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def setup_fleet(
+    manager: Manager, *, hub: str = "hub", options: ClusterControllerOptions | None = None
+) -> MemberClients:
+    """Adds the fleet's controllers to `manager`; returns the member clients other domains share."""
+    members = MemberClients(manager, hub=hub)
+    ClusterController(manager, members, hub=hub, options=options).setup()
+    return members

@@ -1,0 +1,77 @@
+"""API clients for member clusters, built from their kubeconfig Secrets on the hub.
+
+Any controller that talks to members (health, delivery) asks `MemberClients.client(name)`. The
+client is made on first use from the cached Cluster and Secret, registered in the manager under
+`member/<name>`, and replaced when the Secret changes, so credentials rotate without a restart.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import yaml
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Secret
+
+from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
+from kokpit.errors import KokpitError
+from kokpit.fleet.names import KUBECONFIG_KEY, member_client_name
+from kokpit.runtime import Informer, Manager
+from kokpit.runtime.resources import resource_class
+
+ClusterResource = resource_class(CLUSTER)
+
+
+class MemberUnavailable(KokpitError):
+    """No client can be made for a member: no Cluster, no Secret, or an unusable kubeconfig."""
+
+
+class MemberClients:
+    def __init__(self, manager: Manager, *, hub: str = "hub") -> None:
+        self.manager = manager
+        self.hub = hub
+        self.clusters: Informer = manager.informer(hub, ClusterResource)
+        self.secrets: Informer = manager.informer(hub, Secret, namespace=SECRET_NAMESPACE)
+        self._versions: dict[str, str] = {}
+
+    def secret_of(self, cluster: Any) -> tuple[str, str]:
+        ref = (cluster.get("spec") or {}).get("secretRef") or {}
+        return str(ref.get("namespace") or SECRET_NAMESPACE), str(ref.get("name") or "")
+
+    async def client(self, name: str) -> AsyncClient:
+        """The member's client, (re)built when its Secret changed since the last call."""
+        cluster = self.clusters.get(name)
+        if cluster is None:
+            raise MemberUnavailable(f"cluster {name} is not known to the hub")
+        namespace, secret_name = self.secret_of(cluster)
+        if not secret_name:
+            raise MemberUnavailable(f"cluster {name} has no spec.secretRef")
+        secret = self.secrets.get(secret_name, namespace)
+        if secret is None:
+            raise MemberUnavailable(f"secret {namespace}/{secret_name} of cluster {name} does not exist")
+        version = str(secret.metadata.resourceVersion)
+        client_name = member_client_name(name)
+        if self._versions.get(name) == version and client_name in self.manager.clients:
+            return self.manager.clients.get(client_name)
+        data = (secret.data or {}).get(KUBECONFIG_KEY)
+        if not data:
+            raise MemberUnavailable(f"secret {namespace}/{secret_name} has no {KUBECONFIG_KEY!r} key")
+        try:
+            kubeconfig = yaml.safe_load(base64.b64decode(data))
+            if client_name in self.manager.clients:
+                await self.manager.remove_cluster(client_name)
+            self.manager.add_cluster(client_name, kubeconfig)
+        except Exception as error:
+            raise MemberUnavailable(
+                f"the kubeconfig in secret {namespace}/{secret_name} is unusable: {error}"
+            ) from error
+        self._versions[name] = version
+        return self.manager.clients.get(client_name)
+
+    async def forget(self, name: str) -> None:
+        """Closes and drops the member's client (the member left the fleet)."""
+        self._versions.pop(name, None)
+        client_name = member_client_name(name)
+        if client_name in self.manager.clients:
+            await self.manager.remove_cluster(client_name)

@@ -1,0 +1,72 @@
+"""The hub's controller process: every kokpit controller in one manager, against the hub API server.
+
+`kokpit hub run` builds it; replicas compete for one Lease and only the holder reconciles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightkube import ApiError, AsyncClient
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+
+from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
+from kokpit.errors import KokpitError
+from kokpit.fleet import ClusterControllerOptions, setup_fleet
+from kokpit.runtime import LeaderElection, Manager
+
+HUB = "hub"
+LEASE_NAME = "kokpit-hub"
+
+
+@dataclass(frozen=True)
+class HubOptions:
+    kubeconfig: Path
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = 8080
+    leader_elect: bool = True
+    lease_name: str = LEASE_NAME
+    lease_duration: float = 15.0
+    identity: str | None = None
+    fleet: ClusterControllerOptions = field(default_factory=ClusterControllerOptions)
+
+
+async def check_installed(client: AsyncClient) -> None:
+    """Fails with the fix when kokpit's CRDs are not in the hub (every informer would 404)."""
+    try:
+        await client.get(CustomResourceDefinition, CLUSTER.crd_name)
+    except ApiError as error:
+        if error.status.code == 404:
+            raise KokpitError("kokpit is not installed in the hub: run kokpit install first") from None
+        raise KokpitError(f"the hub refused to answer: {error.status.message}") from None
+
+
+def build_manager(options: HubOptions) -> Manager:
+    """A manager with every hub controller registered, ready to `run()`."""
+    election = (
+        LeaderElection(
+            options.lease_name,
+            namespace=SECRET_NAMESPACE,
+            lease_duration=options.lease_duration,
+            renew_deadline=options.lease_duration * 2 / 3,
+            retry_period=max(options.lease_duration / 7.5, 0.5),
+            identity=options.identity,
+        )
+        if options.leader_elect
+        else None
+    )
+    manager = Manager(
+        metrics_host=options.metrics_host,
+        metrics_port=options.metrics_port,
+        leader_election=election,
+    )
+    manager.add_cluster(HUB, options.kubeconfig)
+    setup_fleet(manager, hub=HUB, options=options.fleet)
+    return manager
+
+
+async def run_hub(options: HubOptions) -> None:
+    manager = build_manager(options)
+    await check_installed(manager.clients.get(HUB))
+    await manager.run(handle_signals=True)
