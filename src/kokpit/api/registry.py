@@ -7,5 +7,21 @@ from __future__ import annotations
 
 from kokpit.api.cluster import CLUSTER
 from kokpit.api.crd import ResourceType
+from kokpit.api.policy import (
+    CLUSTER_OVERRIDE_POLICY,
+    CLUSTER_PROPAGATION_POLICY,
+    OVERRIDE_POLICY,
+    PROPAGATION_POLICY,
+)
+from kokpit.api.work import CLUSTER_RESOURCE_BINDING, RESOURCE_BINDING, WORK
 
-ALL_RESOURCES: tuple[ResourceType, ...] = (CLUSTER,)
+ALL_RESOURCES: tuple[ResourceType, ...] = (
+    CLUSTER,
+    PROPAGATION_POLICY,
+    CLUSTER_PROPAGATION_POLICY,
+    OVERRIDE_POLICY,
+    CLUSTER_OVERRIDE_POLICY,
+    RESOURCE_BINDING,
+    CLUSTER_RESOURCE_BINDING,
+    WORK,
+)

@@ -1,0 +1,700 @@
+"""Delivery policies (`policy.kokpit.io/v1alpha1`): which resources go to which clusters, and how they change
+on the way.
+
+`PropagationPolicy` (namespaced) and `ClusterPropagationPolicy` select resource templates in the hub and
+say where they are placed and how their replicas are divided; `OverridePolicy` and
+`ClusterOverridePolicy` rewrite the copy sent to each cluster (images, commands, labels, any field).
+
+Field names follow Karmada's `policy.karmada.io/v1alpha1` wherever they mean the same, so an existing
+Karmada policy reads the same here once its `apiVersion` is changed. Bad input is rejected by the schema
+(enums, bounds, patterns, CEL rules) before any controller sees it; the pydantic validators repeat the
+cross-field rules so objects built in Python fail the same way.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from kokpit.api.cluster import LABEL_VALUE_PATTERN, QUALIFIED_NAME_PATTERN, TaintEffect
+from kokpit.api.crd import PrinterColumn, ResourceType
+from kokpit.api.meta import Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
+
+GROUP = "policy.kokpit.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+JSON_POINTER_PATTERN = r"^(/([^~/]|~[01])*)+$"
+"""An RFC 6901 JSON pointer to a field below the root: `/spec/replicas`, `/metadata/labels/a~1b`."""
+
+Name = Annotated[str, Field(min_length=1, max_length=253)]
+LabelKey = Annotated[str, Field(min_length=1, max_length=316, pattern=QUALIFIED_NAME_PATTERN)]
+LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN)]
+
+
+# --- selectors -------------------------------------------------------------------------------------------
+
+
+class LabelSelectorOperator(StrEnum):
+    """How a label selector requirement compares a label with its values."""
+
+    IN = "In"
+    NOT_IN = "NotIn"
+    EXISTS = "Exists"
+    DOES_NOT_EXIST = "DoesNotExist"
+
+
+class LabelSelectorRequirement(KokpitModel):
+    """One requirement on a label: the key, an operator, and the values it is compared with."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "(self.operator in ['In', 'NotIn']) == (has(self.values) && size(self.values) > 0)",
+                "values must be non-empty for In and NotIn, and absent for Exists and DoesNotExist",
+                field_path=".values",
+            ),
+        )
+    )
+
+    key: LabelKey
+    """The label key the requirement applies to."""
+    operator: LabelSelectorOperator
+    """In and NotIn compare the label's value with values; Exists and DoesNotExist test the key only."""
+    values: Annotated[list[LabelValue], Field(max_length=256)] | None = None
+    """The values for In and NotIn; must be empty for Exists and DoesNotExist."""
+
+    @model_validator(mode="after")
+    def _values_match_operator(self) -> Self:
+        wants_values = self.operator in (LabelSelectorOperator.IN, LabelSelectorOperator.NOT_IN)
+        if wants_values != bool(self.values):
+            raise ValueError(
+                "values must be non-empty for In and NotIn, and absent for Exists and DoesNotExist"
+            )
+        return self
+
+
+class LabelSelector(KokpitModel):
+    """A Kubernetes label selector: every matchLabels pair and every matchExpressions requirement must hold.
+    An empty selector matches everything."""
+
+    match_labels: dict[str, str] | None = None
+    """Labels that must be present with exactly these values."""
+    match_expressions: Annotated[list[LabelSelectorRequirement], Field(max_length=32)] | None = None
+    """Requirements that must all hold."""
+
+
+class ResourceSelector(KokpitModel):
+    """Selects resource templates in the hub by type and, optionally, namespace, name or labels."""
+
+    api_version: Annotated[str, Field(min_length=1, max_length=316)]
+    """The apiVersion of the selected resources, for example apps/v1."""
+    kind: Annotated[str, Field(min_length=1, max_length=63)]
+    """The kind of the selected resources, for example Deployment."""
+    namespace: Annotated[str, Field(max_length=63)] | None = None
+    """Only resources in this namespace. A namespaced policy always selects in its own namespace."""
+    name: Annotated[str, Field(max_length=253)] | None = None
+    """Only the resource with this name; labelSelector is ignored when name is set."""
+    label_selector: LabelSelector | None = None
+    """Only resources whose labels match."""
+
+
+# --- placement -------------------------------------------------------------------------------------------
+
+
+class FieldSelectorKey(StrEnum):
+    """The Cluster spec fields a field selector can test."""
+
+    PROVIDER = "provider"
+    REGION = "region"
+    ZONE = "zone"
+
+
+class FieldSelectorOperator(StrEnum):
+    """How a field selector requirement compares a cluster field with its values."""
+
+    IN = "In"
+    NOT_IN = "NotIn"
+
+
+class FieldSelectorRequirement(KokpitModel):
+    """One requirement on a topology field of the Cluster spec."""
+
+    key: FieldSelectorKey
+    """The Cluster spec field: provider, region or zone."""
+    operator: FieldSelectorOperator
+    """In: the field's value is one of values. NotIn: it is none of them (or unset)."""
+    values: Annotated[list[Annotated[str, Field(min_length=1, max_length=63)]], Field(min_length=1)]
+    """The values compared with the field."""
+
+
+class FieldSelector(KokpitModel):
+    """Selects clusters by the provider, region and zone of their spec; every requirement must hold."""
+
+    match_expressions: Annotated[list[FieldSelectorRequirement], Field(min_length=1, max_length=16)]
+    """Requirements that must all hold."""
+
+
+class ClusterAffinity(KokpitModel):
+    """Which clusters qualify. A cluster qualifies when every set part agrees: it is named in clusterNames
+    (if set), not named in exclude, and matches labelSelector and fieldSelector (if set). An empty affinity
+    matches every cluster."""
+
+    cluster_names: Annotated[list[Name], Field(max_length=1024)] | None = None
+    """Only these clusters."""
+    exclude: Annotated[list[Name], Field(max_length=1024)] | None = None
+    """Never these clusters."""
+    label_selector: LabelSelector | None = None
+    """Only clusters whose labels match."""
+    field_selector: FieldSelector | None = None
+    """Only clusters whose provider, region or zone match."""
+
+
+class ClusterAffinityTerm(ClusterAffinity):
+    """A named group of clusters, tried in order among clusterAffinities."""
+
+    affinity_name: Annotated[str, Field(min_length=1, max_length=32)]
+    """The name of the group, reported in the binding when the group is chosen."""
+
+
+class TolerationOperator(StrEnum):
+    """How a toleration compares its value with a taint's."""
+
+    EXISTS = "Exists"
+    EQUAL = "Equal"
+
+
+class Toleration(KokpitModel):
+    """Lets resources be placed on clusters with a matching taint (the semantics of core/v1 Toleration)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.operator != 'Exists' || !has(self.value) || self.value == ''",
+                "value must be empty when operator is Exists",
+                field_path=".value",
+            ),
+            cel(
+                "(has(self.key) && self.key != '') || self.operator == 'Exists'",
+                "an empty key tolerates every taint and needs operator Exists",
+                field_path=".operator",
+            ),
+        )
+    )
+
+    key: Annotated[str, Field(max_length=316)] | None = None
+    """The taint key to tolerate; empty with operator Exists tolerates every taint."""
+    operator: TolerationOperator = TolerationOperator.EQUAL
+    """Exists tolerates any value; Equal only the value given."""
+    value: Annotated[str, Field(max_length=63)] | None = None
+    """The taint value to tolerate, for operator Equal."""
+    effect: TaintEffect | None = None
+    """The taint effect to tolerate; empty tolerates every effect."""
+    toleration_seconds: int | None = None
+    """For NoExecute: how long resources stay on a cluster after the taint appears; unset means forever."""
+
+    @model_validator(mode="after")
+    def _operator_rules(self) -> Self:
+        if self.operator is TolerationOperator.EXISTS and self.value:
+            raise ValueError("value must be empty when operator is Exists")
+        if not self.key and self.operator is not TolerationOperator.EXISTS:
+            raise ValueError("an empty key tolerates every taint and needs operator Exists")
+        return self
+
+
+class SpreadByField(StrEnum):
+    """What a spread constraint groups clusters by."""
+
+    CLUSTER = "cluster"
+    REGION = "region"
+    ZONE = "zone"
+    PROVIDER = "provider"
+
+
+class SpreadConstraint(KokpitModel):
+    """Spreads resources over a bounded number of groups of clusters: clusters themselves, or clusters
+    sharing a region, zone, provider or the value of a label."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "has(self.spreadByField) != has(self.spreadByLabel)",
+                "exactly one of spreadByField and spreadByLabel must be set",
+            ),
+            cel(
+                "!has(self.maxGroups) || self.maxGroups == 0 || !has(self.minGroups) "
+                "|| self.minGroups <= self.maxGroups",
+                "minGroups must not be greater than maxGroups",
+                field_path=".minGroups",
+            ),
+        )
+    )
+
+    spread_by_field: SpreadByField | None = None
+    """Group clusters by this field (cluster: every cluster is its own group)."""
+    spread_by_label: LabelKey | None = None
+    """Group clusters by the value of this label."""
+    max_groups: Annotated[int, Field(ge=0, le=1000)] | None = None
+    """Use at most this many groups; 0 or unset means no limit."""
+    min_groups: Annotated[int, Field(ge=0, le=1000)] | None = None
+    """Fail to schedule when fewer groups than this are feasible; 0 or unset means no minimum."""
+
+    @model_validator(mode="after")
+    def _one_key(self) -> Self:
+        if (self.spread_by_field is None) == (self.spread_by_label is None):
+            raise ValueError("exactly one of spreadByField and spreadByLabel must be set")
+        if self.max_groups and self.min_groups is not None and self.min_groups > self.max_groups:
+            raise ValueError("minGroups must not be greater than maxGroups")
+        return self
+
+
+class ReplicaSchedulingType(StrEnum):
+    """Whether every cluster runs all replicas or the replicas are divided among clusters."""
+
+    DUPLICATED = "Duplicated"
+    DIVIDED = "Divided"
+
+
+class ReplicaDivisionPreference(StrEnum):
+    """How Divided replicas are split."""
+
+    AGGREGATED = "Aggregated"
+    """Into as few clusters as possible, the ones with the most room first."""
+    WEIGHTED = "Weighted"
+    """In proportion to weights (static, or each cluster's room for more replicas)."""
+
+
+class StaticClusterWeight(KokpitModel):
+    """A weight for the clusters matching targetCluster."""
+
+    target_cluster: ClusterAffinity
+    """The clusters that get this weight."""
+    weight: Annotated[int, Field(ge=1)]
+    """The weight, at least 1. A cluster matching several entries takes the highest."""
+
+
+class DynamicWeightFactor(StrEnum):
+    """Where dynamic weights come from."""
+
+    AVAILABLE_REPLICAS = "AvailableReplicas"
+    """Each cluster's room for more replicas of the workload, from its resource summary."""
+
+
+class ClusterPreferences(KokpitModel):
+    """Weights for Weighted division: a static list or a dynamic factor, not both."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.staticWeightList) && has(self.dynamicWeight))",
+                "staticWeightList and dynamicWeight are mutually exclusive",
+            ),
+        )
+    )
+
+    static_weight_list: Annotated[list[StaticClusterWeight], Field(min_length=1, max_length=128)] | None = (
+        None
+    )
+    """Fixed weights per group of clusters; clusters matching no entry get no replicas."""
+    dynamic_weight: DynamicWeightFactor | None = None
+    """Compute weights from each cluster's room for the workload."""
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> Self:
+        if self.static_weight_list is not None and self.dynamic_weight is not None:
+            raise ValueError("staticWeightList and dynamicWeight are mutually exclusive")
+        return self
+
+
+class ReplicaSchedulingStrategy(KokpitModel):
+    """How the replicas of a workload (spec.replicas of a Deployment, ...) are spread over the clusters."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.replicaSchedulingType == 'Divided' || !has(self.replicaDivisionPreference)",
+                "replicaDivisionPreference applies only to replicaSchedulingType Divided",
+                field_path=".replicaDivisionPreference",
+            ),
+            cel(
+                "!has(self.weightPreference) || "
+                "(has(self.replicaDivisionPreference) && self.replicaDivisionPreference == 'Weighted')",
+                "weightPreference applies only to replicaDivisionPreference Weighted",
+                field_path=".weightPreference",
+            ),
+        )
+    )
+
+    replica_scheduling_type: ReplicaSchedulingType = ReplicaSchedulingType.DUPLICATED
+    """Duplicated: every selected cluster runs spec.replicas. Divided: the replicas are split among them."""
+    replica_division_preference: ReplicaDivisionPreference | None = None
+    """For Divided: Aggregated or Weighted (the default)."""
+    weight_preference: ClusterPreferences | None = None
+    """For Weighted: the weights; unset means equal weights."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (
+            self.replica_scheduling_type is not ReplicaSchedulingType.DIVIDED
+            and self.replica_division_preference is not None
+        ):
+            raise ValueError("replicaDivisionPreference applies only to replicaSchedulingType Divided")
+        if (
+            self.weight_preference is not None
+            and self.replica_division_preference is not ReplicaDivisionPreference.WEIGHTED
+        ):
+            raise ValueError("weightPreference applies only to replicaDivisionPreference Weighted")
+        return self
+
+
+class Placement(KokpitModel):
+    """Where selected resources go and how their replicas are divided."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.clusterAffinity) && has(self.clusterAffinities))",
+                "clusterAffinity and clusterAffinities are mutually exclusive",
+                field_path=".clusterAffinities",
+            ),
+            cel(
+                "!has(self.spreadConstraints) || self.spreadConstraints.filter(c, has(c.spreadByField) "
+                "&& c.spreadByField == 'cluster').size() <= 1",
+                "at most one spread constraint may spread by cluster",
+                field_path=".spreadConstraints",
+            ),
+            cel(
+                "!has(self.spreadConstraints) || self.spreadConstraints.filter(c, has(c.spreadByLabel) "
+                "|| c.spreadByField != 'cluster').size() <= 1",
+                "at most one spread constraint may spread by region, zone, provider or a label",
+                field_path=".spreadConstraints",
+            ),
+        )
+    )
+
+    cluster_affinity: ClusterAffinity | None = None
+    """The clusters that qualify; unset means every cluster."""
+    cluster_affinities: (
+        Annotated[
+            list[ClusterAffinityTerm],
+            Field(min_length=1, max_length=16, json_schema_extra=list_map("affinityName")),
+        ]
+        | None
+    ) = None
+    """Groups of clusters tried in order: the first group with a feasible cluster is used. Mutually
+    exclusive with clusterAffinity."""
+    cluster_tolerations: Annotated[list[Toleration], Field(max_length=64)] | None = None
+    """Taints of clusters that the resources tolerate."""
+    spread_constraints: Annotated[list[SpreadConstraint], Field(max_length=4)] | None = None
+    """Bounds on how many clusters, or groups of clusters, are used."""
+    replica_scheduling: ReplicaSchedulingStrategy | None = None
+    """How replicas are spread; unset means Duplicated."""
+
+    @model_validator(mode="after")
+    def _rules(self) -> Self:
+        if self.cluster_affinity is not None and self.cluster_affinities is not None:
+            raise ValueError("clusterAffinity and clusterAffinities are mutually exclusive")
+        constraints = self.spread_constraints or []
+        by_cluster = [c for c in constraints if c.spread_by_field is SpreadByField.CLUSTER]
+        if len(by_cluster) > 1:
+            raise ValueError("at most one spread constraint may spread by cluster")
+        if len(constraints) - len(by_cluster) > 1:
+            raise ValueError("at most one spread constraint may spread by region, zone, provider or a label")
+        return self
+
+
+class ConflictResolution(StrEnum):
+    """What to do when the resource already exists in a member and kokpit did not create it."""
+
+    ABORT = "Abort"
+    """Leave it alone and report the conflict."""
+    OVERWRITE = "Overwrite"
+    """Take it over."""
+
+
+class PropagationSpec(KokpitModel):
+    """What to propagate and where."""
+
+    resource_selectors: Annotated[list[ResourceSelector], Field(min_length=1, max_length=128)]
+    """The resource templates this policy applies to; a template matching any selector is selected."""
+    placement: Placement = Field(default_factory=Placement)
+    """Where the selected resources go."""
+    priority: int = 0
+    """When several policies select a template, the higher priority wins."""
+    conflict_resolution: ConflictResolution = ConflictResolution.ABORT
+    """What to do when a selected resource already exists in a member and kokpit did not create it."""
+    preserve_resources_on_deletion: bool | None = None
+    """Keep the propagated copies in the members when the template is deleted."""
+
+
+class PolicyStatus(KokpitModel):
+    """What the controllers last observed of a policy."""
+
+    conditions: Conditions | None = None
+    """Current state of the policy."""
+
+
+class PropagationPolicy(KokpitModel):
+    """A namespaced propagation policy: selects templates in its own namespace."""
+
+    api_version: Literal["policy.kokpit.io/v1alpha1"] = "policy.kokpit.io/v1alpha1"
+    kind: Literal["PropagationPolicy"] = "PropagationPolicy"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: PropagationSpec
+    status: PolicyStatus | None = None
+
+
+class ClusterPropagationPolicy(KokpitModel):
+    """A cluster-wide propagation policy: selects templates in any namespace and cluster-scoped ones."""
+
+    api_version: Literal["policy.kokpit.io/v1alpha1"] = "policy.kokpit.io/v1alpha1"
+    kind: Literal["ClusterPropagationPolicy"] = "ClusterPropagationPolicy"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: PropagationSpec
+    status: PolicyStatus | None = None
+
+
+# --- overrides -------------------------------------------------------------------------------------------
+
+
+class OverriderOperator(StrEnum):
+    """What an overrider does."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    REPLACE = "replace"
+
+
+class CommandArgsOperator(StrEnum):
+    """What a command or args overrider does."""
+
+    ADD = "add"
+    REMOVE = "remove"
+
+
+class ImageComponent(StrEnum):
+    """A part of an image reference `registry/repository:tag`."""
+
+    REGISTRY = "Registry"
+    REPOSITORY = "Repository"
+    TAG = "Tag"
+
+
+_VALUE_FOR_ADD_AND_REPLACE = cel(
+    "self.operator == 'remove' || has(self.value)",
+    "value is required when operator is add or replace",
+    field_path=".value",
+    reason="FieldValueRequired",
+)
+
+
+class ImagePredicate(KokpitModel):
+    """Where the image to override is, when not in the containers of a pod template."""
+
+    path: Annotated[str, Field(min_length=2, max_length=1024, pattern=JSON_POINTER_PATTERN)]
+    """JSON pointer to the image string, for example /spec/template/spec/containers/0/image."""
+
+
+class ImageOverrider(KokpitModel):
+    """Changes one component of container images. Without predicate it applies to every container and init
+    container of the pod template of a Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job or CronJob.
+    add appends value to the component (Karmada's meaning), replace sets it, remove drops it."""
+
+    model_config = ConfigDict(json_schema_extra=validations(_VALUE_FOR_ADD_AND_REPLACE))
+
+    predicate: ImagePredicate | None = None
+    """Override only the image at this path."""
+    component: ImageComponent
+    """Registry, Repository or Tag."""
+    operator: OverriderOperator
+    """add, replace or remove."""
+    value: Annotated[str, Field(max_length=255)] | None = None
+    """The value to add or set; required for add and replace."""
+
+    @model_validator(mode="after")
+    def _needs_value(self) -> Self:
+        if self.operator is not OverriderOperator.REMOVE and self.value is None:
+            raise ValueError("value is required when operator is add or replace")
+        return self
+
+
+class CommandArgsOverrider(KokpitModel):
+    """Appends items to, or removes items from, the command or args of one container."""
+
+    container_name: Annotated[str, Field(min_length=1, max_length=63)]
+    """The container whose command or args change."""
+    operator: CommandArgsOperator
+    """add appends value; remove drops every item equal to one in value."""
+    value: Annotated[list[str], Field(max_length=256)] | None = None
+    """The items to append or remove."""
+
+
+class LabelAnnotationOverrider(KokpitModel):
+    """Changes labels or annotations: add sets every pair, replace changes only keys already present,
+    remove deletes the keys of value."""
+
+    operator: OverriderOperator
+    """add, replace or remove."""
+    value: Annotated[dict[str, str], Field(min_length=1)]
+    """The pairs to set, or (for remove) the keys to delete."""
+
+
+class PlaintextOverrider(KokpitModel):
+    """A JSON patch operation (RFC 6902) on the manifest: `/spec/replicas` replace 3.
+
+    value may be any JSON, which CEL cannot inspect, so "value is required for add and replace" is checked
+    when the policy is read (the policy gets a condition), not by the API server."""
+
+    path: Annotated[str, Field(min_length=2, max_length=1024, pattern=JSON_POINTER_PATTERN)]
+    """JSON pointer to the field, starting with /."""
+    operator: OverriderOperator
+    """add, replace or remove."""
+    value: Any = None
+    """Any JSON value; required for add and replace."""
+
+    @model_validator(mode="after")
+    def _needs_value(self) -> Self:
+        if self.operator is not OverriderOperator.REMOVE and "value" not in self.model_fields_set:
+            raise ValueError("value is required when operator is add or replace")
+        return self
+
+
+class Overriders(KokpitModel):
+    """The changes of one rule, applied in this order: image, command, args, labels, annotations,
+    plaintext."""
+
+    plaintext: Annotated[list[PlaintextOverrider], Field(max_length=64)] | None = None
+    """JSON patch operations."""
+    image_overrider: Annotated[list[ImageOverrider], Field(max_length=64)] | None = None
+    """Image changes."""
+    command_overrider: Annotated[list[CommandArgsOverrider], Field(max_length=64)] | None = None
+    """Command changes."""
+    args_overrider: Annotated[list[CommandArgsOverrider], Field(max_length=64)] | None = None
+    """Args changes."""
+    labels_overrider: Annotated[list[LabelAnnotationOverrider], Field(max_length=64)] | None = None
+    """Label changes."""
+    annotations_overrider: Annotated[list[LabelAnnotationOverrider], Field(max_length=64)] | None = None
+    """Annotation changes."""
+
+
+class RuleWithCluster(KokpitModel):
+    """Overriders applied to the copies sent to the clusters matching targetCluster."""
+
+    target_cluster: ClusterAffinity | None = None
+    """The clusters this rule applies to; unset means every cluster."""
+    overriders: Overriders
+    """The changes."""
+
+
+class OverrideSpec(KokpitModel):
+    """Which templates to change, and how, per cluster."""
+
+    resource_selectors: Annotated[list[ResourceSelector], Field(min_length=1, max_length=128)]
+    """The resource templates this policy applies to."""
+    override_rules: Annotated[list[RuleWithCluster], Field(min_length=1, max_length=64)]
+    """The rules, applied in order."""
+
+
+class OverridePolicy(KokpitModel):
+    """A namespaced override policy: changes templates of its own namespace."""
+
+    api_version: Literal["policy.kokpit.io/v1alpha1"] = "policy.kokpit.io/v1alpha1"
+    kind: Literal["OverridePolicy"] = "OverridePolicy"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: OverrideSpec
+    status: PolicyStatus | None = None
+
+
+class ClusterOverridePolicy(KokpitModel):
+    """A cluster-wide override policy: changes templates of any namespace and cluster-scoped ones."""
+
+    api_version: Literal["policy.kokpit.io/v1alpha1"] = "policy.kokpit.io/v1alpha1"
+    kind: Literal["ClusterOverridePolicy"] = "ClusterOverridePolicy"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: OverrideSpec
+    status: PolicyStatus | None = None
+
+
+# --- declarations ----------------------------------------------------------------------------------------
+
+_READY_COLUMN = PrinterColumn(
+    "Ready",
+    "string",
+    '.status.conditions[?(@.type=="Ready")].status',
+    "Whether the policy is valid and applied.",
+)
+_PROPAGATION_COLUMNS = (
+    PrinterColumn("Priority", "integer", ".spec.priority", "Wins over policies of lower priority."),
+    PrinterColumn("Conflict", "string", ".spec.conflictResolution", "Abort or Overwrite.", priority=1),
+    _READY_COLUMN,
+)
+_PROPAGATION_DESCRIPTION = (
+    "selects resource templates in the hub and says which member clusters they are propagated to and how "
+    "their replicas are divided."
+)
+_OVERRIDE_DESCRIPTION = "changes the copy of selected resource templates sent to each member cluster."
+
+PROPAGATION_POLICY = ResourceType(
+    group=GROUP,
+    version=VERSION,
+    kind="PropagationPolicy",
+    plural="propagationpolicies",
+    short_names=("pp",),
+    description=f"PropagationPolicy {_PROPAGATION_DESCRIPTION} It selects in its own namespace.",
+    spec=PropagationSpec,
+    status=PolicyStatus,
+    printer_columns=_PROPAGATION_COLUMNS,
+)
+"""The declaration of the PropagationPolicy resource type."""
+
+CLUSTER_PROPAGATION_POLICY = ResourceType(
+    group=GROUP,
+    version=VERSION,
+    kind="ClusterPropagationPolicy",
+    plural="clusterpropagationpolicies",
+    scope="Cluster",
+    short_names=("cpp",),
+    description=(
+        f"ClusterPropagationPolicy {_PROPAGATION_DESCRIPTION} It selects in every namespace and "
+        "cluster-scoped resources."
+    ),
+    spec=PropagationSpec,
+    status=PolicyStatus,
+    printer_columns=_PROPAGATION_COLUMNS,
+)
+"""The declaration of the ClusterPropagationPolicy resource type."""
+
+OVERRIDE_POLICY = ResourceType(
+    group=GROUP,
+    version=VERSION,
+    kind="OverridePolicy",
+    plural="overridepolicies",
+    short_names=("op",),
+    description=f"OverridePolicy {_OVERRIDE_DESCRIPTION} It selects in its own namespace.",
+    spec=OverrideSpec,
+    status=PolicyStatus,
+    printer_columns=(_READY_COLUMN,),
+)
+"""The declaration of the OverridePolicy resource type."""
+
+CLUSTER_OVERRIDE_POLICY = ResourceType(
+    group=GROUP,
+    version=VERSION,
+    kind="ClusterOverridePolicy",
+    plural="clusteroverridepolicies",
+    scope="Cluster",
+    short_names=("cop",),
+    description=(
+        f"ClusterOverridePolicy {_OVERRIDE_DESCRIPTION} It selects in every namespace and cluster-scoped "
+        "resources."
+    ),
+    spec=OverrideSpec,
+    status=PolicyStatus,
+    printer_columns=(_READY_COLUMN,),
+)
+"""The declaration of the ClusterOverridePolicy resource type."""
+
+AnyPropagationPolicy = PropagationPolicy | ClusterPropagationPolicy
+AnyOverridePolicy = OverridePolicy | ClusterOverridePolicy

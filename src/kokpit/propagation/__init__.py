@@ -1,0 +1,67 @@
+"""Delivery: propagating any resource of the hub to member clusters by policy.
+
+The pure core lives here: which policy claims a template (`select_policy`), where it goes and with how
+many replicas (`schedule`), how its copy changes per cluster (`apply_overrides`), and every derived name
+(`kokpit.propagation.names`). Controllers build the inputs from their cache and write the results into
+`ResourceBinding` and `Work` objects (`kokpit.api.work`).
+"""
+
+from kokpit.propagation import names
+from kokpit.propagation.clusters import (
+    ClusterInfo,
+    ClusterTaint,
+    QuantityError,
+    ResourceRequest,
+    affinity_mismatch,
+    available_replicas,
+    cluster_info_from_object,
+    matches_affinity,
+    parse_quantity,
+)
+from kokpit.propagation.overrides import OverrideError, apply_overrides
+from kokpit.propagation.replicas import resource_request, with_replicas, workload_replicas
+from kokpit.propagation.scheduler import (
+    Decision,
+    InsufficientCapacityError,
+    NoClusterFitError,
+    ScheduleResult,
+    SchedulingError,
+    SpreadConstraintError,
+    TargetCluster,
+    aggregate,
+    divide_by_weights,
+    schedule,
+)
+from kokpit.propagation.selectors import label_selector_matches, matches, select_overrides, select_policy
+
+__all__ = [
+    "ClusterInfo",
+    "ClusterTaint",
+    "Decision",
+    "InsufficientCapacityError",
+    "NoClusterFitError",
+    "OverrideError",
+    "QuantityError",
+    "ResourceRequest",
+    "ScheduleResult",
+    "SchedulingError",
+    "SpreadConstraintError",
+    "TargetCluster",
+    "affinity_mismatch",
+    "aggregate",
+    "apply_overrides",
+    "available_replicas",
+    "cluster_info_from_object",
+    "divide_by_weights",
+    "label_selector_matches",
+    "matches",
+    "matches_affinity",
+    "names",
+    "parse_quantity",
+    "resource_request",
+    "schedule",
+    "select_overrides",
+    "select_policy",
+    "with_replicas",
+    "workload_replicas",
+]
