@@ -12,7 +12,7 @@ import pytest
 
 from kokpit import sandbox as sandboxes
 from kokpit.sandbox import UpOptions
-from tests.support import MEMBERS, NODES, SandboxHandle
+from tests.support import MEMBERS, NODES, HubThread, SandboxHandle, ensure_joined
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +23,20 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]
         yield SandboxHandle(dir=directory, state=state)
     finally:
         sandboxes.down(directory)
+
+
+@pytest.fixture(scope="session")
+def fleet(sandbox: SandboxHandle) -> SandboxHandle:
+    """The session sandbox with kokpit installed on the hub and every member joined."""
+    ensure_joined(sandbox, sandbox.kubeconfig("hub"))
+    return sandbox
+
+
+@pytest.fixture(scope="module")
+def hub_controllers(fleet: SandboxHandle) -> Iterator[HubThread]:
+    """Every hub controller running in this process for the duration of one test module."""
+    hub = HubThread(fleet.kubeconfig("hub")).start()
+    try:
+        yield hub
+    finally:
+        hub.stop()

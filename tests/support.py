@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kokpit import sandbox as sandboxes
 from kokpit.binaries import find_binaries
@@ -58,3 +63,81 @@ def wait_until(what: str, condition: Callable[[], bool], *, timeout: float = 60.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.25)
+
+
+class HubThread:
+    """All hub controllers (`kokpit.hub.manager.build_manager`) running in a thread of the test process.
+
+    Integration tests of controllers use it instead of a `kokpit hub run` subprocess: same manager,
+    same controllers, but stopped deterministically when the test module ends.
+    """
+
+    def __init__(self, kubeconfig: Path, **options: Any) -> None:
+        from kokpit.hub.manager import HubOptions, build_manager
+
+        self.manager = build_manager(
+            HubOptions(kubeconfig=kubeconfig, metrics_port=None, leader_elect=False, **options)
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="hub-controllers", daemon=True)
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self.manager.run())
+        except BaseException as error:  # surfaced by stop()
+            self._error = error
+        finally:
+            loop.close()
+
+    def start(self) -> HubThread:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.manager.stop)
+        self._thread.join(timeout=30)
+        if self._error is not None and not isinstance(self._error, asyncio.CancelledError):
+            raise self._error
+
+
+def kokpit_cli(*args: str, hub: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Runs the kokpit CLI as a user would, with `hub` as the hub kubeconfig."""
+    return subprocess.run(
+        [sys.executable, "-m", "kokpit.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "KOKPIT_KUBECONFIG": str(hub)},
+    )
+
+
+REGIONS = {"member1": "eu-west", "member2": "us-east", "member3": "ap-south"}
+
+
+def ensure_joined(sandbox: SandboxHandle, hub: Path) -> None:
+    """Installs kokpit on the hub and joins every member that is not joined yet (idempotent)."""
+    result = kokpit_cli("install", hub=hub)
+    assert result.returncode == 0, result.stderr
+    joined = kubectl(hub, "get", "clusters.cluster.kokpit.io", "-o", "name").stdout
+    for member in sandbox.members:
+        if f"/{member}" in joined:
+            continue
+        region = REGIONS.get(member, member)
+        result = kokpit_cli(
+            "join",
+            member,
+            "--kubeconfig",
+            str(sandbox.kubeconfig(member)),
+            "--provider",
+            "kwok",
+            "--region",
+            region,
+            "--zone",
+            f"{region}-a",
+            hub=hub,
+        )
+        assert result.returncode == 0, result.stderr
