@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lightkube import Client, KubeConfig
+
 from kokpit import sandbox as sandboxes
 from kokpit.binaries import find_binaries
 from kokpit.sandbox import SandboxState
@@ -31,6 +33,10 @@ class SandboxHandle:
 
     def kubeconfig(self, cluster: str) -> Path:
         return Path(self.state.clusters[cluster].kubeconfig)
+
+    def client(self, cluster: str) -> Client:
+        """A lightkube client for `cluster` as its admin (field manager `kokpit`)."""
+        return Client(KubeConfig.from_file(self.kubeconfig(cluster)), field_manager="kokpit", trust_env=False)
 
     @property
     def members(self) -> list[str]:

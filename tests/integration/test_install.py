@@ -23,7 +23,7 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from lightkube.resources.core_v1 import Namespace
 from typer.testing import CliRunner
 
-from kokpit.api import CLUSTER, PrinterColumn
+from kokpit.api import ALL_RESOURCES, CLUSTER, PrinterColumn
 from kokpit.api.crd import crd_manifest
 from kokpit.cli.install import install as install_command
 from kokpit.errors import KokpitError
@@ -73,16 +73,13 @@ async def run(*argv: str) -> str:
 async def test_install_twice_establishes_the_crds_and_changes_nothing_the_second_time(
     client: AsyncClient,
 ) -> None:
+    objects = [f"namespace/{NAMESPACE}"] + [
+        f"customresourcedefinition/{resource.crd_name}" for resource in ALL_RESOURCES
+    ]
     first = await install(client)
-    assert [line.rsplit(" ", 1)[0] for line in first] == [
-        f"namespace/{NAMESPACE}",
-        f"customresourcedefinition/{CLUSTER.crd_name}",
-    ]
+    assert [line.rsplit(" ", 1)[0] for line in first] == objects
     second = await install(client)
-    assert second == [
-        f"namespace/{NAMESPACE} unchanged",
-        f"customresourcedefinition/{CLUSTER.crd_name} unchanged",
-    ]
+    assert second == [f"{name} unchanged" for name in objects]
     crd = await client.get(CustomResourceDefinition, CLUSTER.crd_name)
     assert crd.status is not None
     conditions = {c.type: c.status for c in crd.status.conditions or []}
@@ -107,7 +104,10 @@ async def test_a_changed_declaration_is_applied_and_reverted(client: AsyncClient
         assert "Probed" in [c.name for c in crd.spec.versions[0].additionalPrinterColumns or []]
     finally:
         report = await install(client)
-    assert report[-1] == f"customresourcedefinition/{CLUSTER.crd_name} configured"
+    assert f"customresourcedefinition/{CLUSTER.crd_name} configured" in report
+    assert [line for line in report if line.endswith(" configured")] == [
+        f"customresourcedefinition/{CLUSTER.crd_name} configured"
+    ]
     crd = await client.get(CustomResourceDefinition, CLUSTER.crd_name)
     assert "Probed" not in [c.name for c in crd.spec.versions[0].additionalPrinterColumns or []]
 
@@ -201,7 +201,7 @@ def test_print_writes_every_crd_without_a_hub(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("KUBECONFIG", raising=False)
     result = CliRunner().invoke(command_app(), ["--print"])
     assert result.exit_code == 0, result.output
-    assert list(yaml.safe_load_all(result.output)) == [crd_manifest(CLUSTER)]
+    assert list(yaml.safe_load_all(result.output)) == [crd_manifest(resource) for resource in ALL_RESOURCES]
 
 
 def test_no_kubeconfig_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
