@@ -33,9 +33,9 @@ def fleet(sandbox: SandboxHandle) -> SandboxHandle:
 
 
 @pytest.fixture(scope="module")
-def hub_controllers(fleet: SandboxHandle) -> Iterator[HubThread]:
+def hub_controllers(fleet: SandboxHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubThread]:
     """Every hub controller running in this process for the duration of one test module."""
-    hub = HubThread(fleet.kubeconfig("hub")).start()
+    hub = HubThread(fleet.kubeconfig("hub"), state_dir=tmp_path_factory.mktemp("hub-state")).start()
     try:
         yield hub
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kokpit.api.cluster import CLUSTER
 from kokpit.api.crd import ResourceType
+from kokpit.api.etcd import ETCD_BACKUP, ETCD_CLUSTER
 from kokpit.api.policy import (
     CLUSTER_OVERRIDE_POLICY,
     CLUSTER_PROPAGATION_POLICY,
@@ -24,4 +25,6 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     RESOURCE_BINDING,
     CLUSTER_RESOURCE_BINDING,
     WORK,
+    ETCD_CLUSTER,
+    ETCD_BACKUP,
 )

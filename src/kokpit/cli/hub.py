@@ -41,6 +41,10 @@ def run(
     no_execute_grace: Annotated[
         float, typer.Option("--no-execute-grace", help="Seconds unhealthy before the NoExecute taint.")
     ] = 60.0,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="Where locally run components keep data [default: ./.kokpit/hub]."),
+    ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
@@ -53,6 +57,7 @@ def run(
         lease_name=lease_name,
         lease_duration=lease_duration,
         identity=identity,
+        state_dir=state_dir if state_dir is not None else Path.cwd() / ".kokpit" / "hub",
         fleet=ClusterControllerOptions(
             period=probe_period,
             thresholds=Thresholds(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import binaries, fleet, hub, install, sandbox
+from kokpit.cli import binaries, etcd, fleet, hub, install, sandbox
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.add_typer(binaries.app, name="binaries")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(hub.app, name="hub")
+app.add_typer(etcd.app, name="etcd")
 app.add_typer(fleet.get_app, name="get")
 app.command("install")(install.install)
 app.command("join")(fleet.join_command)

@@ -13,7 +13,9 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
+from kokpit.etcd import EtcdSettings, add_etcd_controllers
 from kokpit.fleet import ClusterControllerOptions, setup_fleet
+from kokpit.fleet.names import member_client_name
 from kokpit.runtime import LeaderElection, Manager
 
 HUB = "hub"
@@ -30,6 +32,8 @@ class HubOptions:
     lease_duration: float = 15.0
     identity: str | None = None
     fleet: ClusterControllerOptions = field(default_factory=ClusterControllerOptions)
+    state_dir: Path = field(default_factory=lambda: Path.cwd() / ".kokpit" / "hub")
+    """Where the process runtime keeps what it runs (etcd members, control planes) and backups."""
 
 
 async def check_installed(client: AsyncClient) -> None:
@@ -62,8 +66,25 @@ def build_manager(options: HubOptions) -> Manager:
         leader_election=election,
     )
     manager.add_cluster(HUB, options.kubeconfig)
-    setup_fleet(manager, hub=HUB, options=options.fleet)
+    members = setup_fleet(manager, hub=HUB, options=options.fleet)
+    add_etcd_controllers(
+        manager,
+        EtcdSettings(
+            process_root=options.state_dir / "etcd",
+            backup_root=options.state_dir / "backups",
+            # Process-runtime components live and die with this process: nothing outlives the hub
+            # that started it. Production control planes use the kubernetes runtime instead.
+            tie_to_parent=True,
+            meta_clients=lambda name: _member_client(manager, name),
+        ),
+        cluster=HUB,
+    )
     return manager
+
+
+def _member_client(manager: Manager, cluster: str) -> AsyncClient | None:
+    name = member_client_name(cluster)
+    return manager.clients.get(name) if name in manager.clients else None
 
 
 async def run_hub(options: HubOptions) -> None:

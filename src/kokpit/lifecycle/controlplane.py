@@ -41,6 +41,32 @@ class EtcdMember:
     client_url: str
     peer_url: str
     metrics_url: str | None = None
+    listen_client_url: str | None = None
+    """Where to listen for clients when it differs from `client_url` (in a Pod: every interface)."""
+    listen_peer_url: str | None = None
+    """Where to listen for peers when it differs from `peer_url`."""
+
+
+@dataclass(frozen=True)
+class EtcdTLSFiles:
+    """The certificate files etcd reads: its CA, serving and peer pairs (paths as etcd sees them)."""
+
+    ca_cert: Path
+    server_cert: Path
+    server_key: Path
+    peer_cert: Path
+    peer_key: Path
+
+    @classmethod
+    def from_pki(cls, pki: PKIPaths) -> EtcdTLSFiles:
+        """`from_pki` picks the etcd files of a cluster PKI in kubeadm's layout."""
+        return cls(
+            ca_cert=pki.etcd_ca_cert,
+            server_cert=pki.etcd_server_cert,
+            server_key=pki.etcd_server_key,
+            peer_cert=pki.etcd_peer_cert,
+            peer_key=pki.etcd_peer_key,
+        )
 
 
 def etcd_argv(
@@ -48,7 +74,7 @@ def etcd_argv(
     *,
     member: EtcdMember,
     data_dir: Path,
-    pki: PKIPaths,
+    pki: PKIPaths | EtcdTLSFiles,
     initial_cluster: Sequence[EtcdMember] = (),
     initial_cluster_state: str = "new",
     cluster_token: str = "kokpit",
@@ -56,28 +82,30 @@ def etcd_argv(
 ) -> list[str]:
     """The etcd command line for `member`, with client and peer TLS required.
 
-    `initial_cluster` defaults to the member alone (a single-member cluster).
+    `initial_cluster` defaults to the member alone (a single-member cluster). `pki` is a cluster PKI
+    in kubeadm's layout, or just the etcd files (an etcd cluster with its own CA).
     """
+    tls = pki if isinstance(pki, EtcdTLSFiles) else EtcdTLSFiles.from_pki(pki)
     peers = initial_cluster or (member,)
     argv = [
         str(binary),
         f"--name={member.name}",
         f"--data-dir={data_dir}",
-        f"--listen-client-urls={member.client_url}",
+        f"--listen-client-urls={member.listen_client_url or member.client_url}",
         f"--advertise-client-urls={member.client_url}",
-        f"--listen-peer-urls={member.peer_url}",
+        f"--listen-peer-urls={member.listen_peer_url or member.peer_url}",
         f"--initial-advertise-peer-urls={member.peer_url}",
         "--initial-cluster=" + ",".join(f"{peer.name}={peer.peer_url}" for peer in peers),
         f"--initial-cluster-state={initial_cluster_state}",
         f"--initial-cluster-token={cluster_token}",
-        f"--cert-file={pki.etcd_server_cert}",
-        f"--key-file={pki.etcd_server_key}",
+        f"--cert-file={tls.server_cert}",
+        f"--key-file={tls.server_key}",
         "--client-cert-auth=true",
-        f"--trusted-ca-file={pki.etcd_ca_cert}",
-        f"--peer-cert-file={pki.etcd_peer_cert}",
-        f"--peer-key-file={pki.etcd_peer_key}",
+        f"--trusted-ca-file={tls.ca_cert}",
+        f"--peer-cert-file={tls.peer_cert}",
+        f"--peer-key-file={tls.peer_key}",
         "--peer-client-cert-auth=true",
-        f"--peer-trusted-ca-file={pki.etcd_ca_cert}",
+        f"--peer-trusted-ca-file={tls.ca_cert}",
         f"--quota-backend-bytes={quota_backend_bytes}",
         "--snapshot-count=10000",
         "--log-level=warn",
