@@ -178,13 +178,7 @@ def kube_controller_manager_argv(
 ) -> list[str]:
     """The kube-controller-manager command line; `controllers` narrows it (the hub profile)."""
     return [
-        str(binary),
-        f"--kubeconfig={kubeconfig}",
-        f"--authentication-kubeconfig={kubeconfig}",
-        f"--authorization-kubeconfig={kubeconfig}",
-        f"--bind-address={bind_address}",
-        f"--secure-port={secure_port}",
-        f"--cert-dir={cert_dir}",
+        *_component_base(binary, kubeconfig, bind_address, secure_port, cert_dir, leader_elect),
         f"--client-ca-file={pki.ca_cert}",
         f"--requestheader-client-ca-file={pki.front_proxy_ca_cert}",
         f"--cluster-signing-cert-file={pki.ca_cert}",
@@ -193,8 +187,6 @@ def kube_controller_manager_argv(
         f"--service-account-private-key-file={pki.service_account_key}",
         "--use-service-account-credentials=true",
         "--controllers=" + ",".join(controllers),
-        f"--leader-elect={'true' if leader_elect else 'false'}",
-        "--profiling=false",
     ]
 
 
@@ -208,6 +200,14 @@ def kube_scheduler_argv(
     leader_elect: bool = False,
 ) -> list[str]:
     """The kube-scheduler command line."""
+    return _component_base(binary, kubeconfig, bind_address, secure_port, cert_dir, leader_elect)
+
+
+def _component_base(
+    binary: Path, kubeconfig: Path, bind_address: str, secure_port: int, cert_dir: Path, leader_elect: bool
+) -> list[str]:
+    """Flags the controller-manager and the scheduler share: one kubeconfig for everything, a
+    serving port with a self-signed certificate in `cert_dir`."""
     return [
         str(binary),
         f"--kubeconfig={kubeconfig}",
