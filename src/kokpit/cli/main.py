@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import binaries, etcd, fleet, hub, install, sandbox
+from kokpit.cli import binaries, etcd, fleet, hub, install, plan, sandbox
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(fleet.get_app, name="get")
 app.command("install")(install.install)
 app.command("join")(fleet.join_command)
 app.command("unjoin")(fleet.unjoin_command)
+app.command("plan")(plan.plan)
 
 
 def main() -> None:

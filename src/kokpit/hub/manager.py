@@ -16,6 +16,9 @@ from kokpit.errors import KokpitError
 from kokpit.etcd import EtcdSettings, add_etcd_controllers
 from kokpit.fleet import ClusterControllerOptions, setup_fleet
 from kokpit.fleet.names import member_client_name
+from kokpit.lifecycle.hosted import HostedSettings, setup_hosted
+from kokpit.propagation.member_setup import setup_execution
+from kokpit.propagation.setup import setup_propagation
 from kokpit.runtime import LeaderElection, Manager
 
 HUB = "hub"
@@ -67,6 +70,8 @@ def build_manager(options: HubOptions) -> Manager:
     )
     manager.add_cluster(HUB, options.kubeconfig)
     members = setup_fleet(manager, hub=HUB, options=options.fleet)
+    setup_propagation(manager, members, hub=HUB)
+    setup_execution(manager, members, hub=HUB)
     add_etcd_controllers(
         manager,
         EtcdSettings(
@@ -79,6 +84,7 @@ def build_manager(options: HubOptions) -> Manager:
         ),
         cluster=HUB,
     )
+    setup_hosted(manager, HostedSettings(process_root=options.state_dir / "controlplanes", tie_to_parent=True))
     return manager
 
 

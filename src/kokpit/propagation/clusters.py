@@ -31,6 +31,7 @@ NOT_READY_TAINT = "cluster.kokpit.io/not-ready"
 UNREACHABLE_TAINT = "cluster.kokpit.io/unreachable"
 """Taint the fleet controllers put on clusters the hub cannot reach."""
 
+
 @dataclass(frozen=True)
 class ClusterTaint:
     """A taint of a cluster (the semantics of core/v1 Taint)."""

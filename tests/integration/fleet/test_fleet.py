@@ -66,6 +66,9 @@ def test_joined_members_become_ready_with_summaries(
     sandbox: SandboxHandle, installed_hub: Path, hub_replicas: list[HubReplica]
 ) -> None:
     for member in sandbox.members:
+        if member in clusters(installed_hub):  # joined by an earlier test module: start afresh
+            unjoined = kokpit("unjoin", member, hub=installed_hub)
+            assert unjoined.returncode == 0, unjoined.stderr
         join(sandbox, installed_hub, member)
     wait_until(
         "every member Ready",

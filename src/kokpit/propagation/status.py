@@ -1,0 +1,513 @@
+"""Pure status logic of delivery: how healthy a member object is, what a Work's status says, and how
+the Works of a binding add up into the binding's `aggregatedStatus` and the template's own `status`.
+
+Health (`judge_health`), by kind, from the member's copy of the object:
+
+- Deployment, StatefulSet, ReplicaSet (apps): Healthy when the controller has observed the current
+  generation and every desired replica is updated (Deployment, StatefulSet), ready and available;
+  Unhealthy when observed and short of that (or a Deployment reports ProgressDeadlineExceeded); Unknown
+  until the member's controller has observed the current generation.
+- DaemonSet (apps): the same with desiredNumberScheduled, numberReady, updatedNumberScheduled and
+  numberAvailable.
+- Job (batch): Healthy once Complete, Unhealthy once Failed, Unknown while running.
+- Pod (core): Healthy when Ready or Succeeded, Unhealthy when Failed or not ready, Unknown with no status.
+- Any other kind: Healthy once it exists in the member.
+
+A template on the hub (`template_status`): for Deployments, StatefulSets, ReplicaSets and DaemonSets the
+replica counters of the members' copies are summed, `observedGeneration` is the template's generation,
+and two conditions describe the fleet, each message naming the clusters that are not fine:
+`Applied` (every chosen cluster applied its Work) and `Available` (every chosen cluster is healthy).
+Deployments keep their usual meaning of `Available`, so `kubectl rollout status` works on the hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kokpit.api.work import APPLIED, AVAILABLE, FULLY_APPLIED, Health
+from kokpit.runtime.conditions import FALSE, TRUE, UNKNOWN, Condition, get_condition, set_condition
+
+MAX_MESSAGE = 4096
+
+HEALTHY = Health.HEALTHY
+UNHEALTHY = Health.UNHEALTHY
+UNKNOWN_HEALTH = Health.UNKNOWN
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The health of one object and, unless healthy, why."""
+
+    health: Health
+    message: str = ""
+
+
+def _int(value: Any, default: int = 0) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _group(obj: Mapping[str, Any]) -> str:
+    return str(obj.get("apiVersion") or "").rpartition("/")[0]
+
+
+def _observed(obj: Mapping[str, Any]) -> bool | None:
+    """Whether the member's controller has seen the current spec; None when it has not said."""
+    status = obj.get("status") or {}
+    observed = status.get("observedGeneration")
+    if not isinstance(observed, int):
+        return None
+    generation = _int((obj.get("metadata") or {}).get("generation"), 0)
+    return observed >= generation
+
+
+def _replica_verdict(obj: Mapping[str, Any], *, updated_field: str | None) -> Verdict:
+    spec = obj.get("spec") or {}
+    status = obj.get("status") or {}
+    desired = _int(spec.get("replicas"), 1)
+    observed = _observed(obj)
+    if observed is None or not observed:
+        return Verdict(UNKNOWN_HEALTH, "the member's controller has not observed the current generation")
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return Verdict(UNHEALTHY, str(condition.get("message") or "progress deadline exceeded"))
+    ready = _int(status.get("readyReplicas"))
+    available = _int(status.get("availableReplicas"), ready)
+    counts = [ready, available]
+    if updated_field is not None:
+        counts.append(_int(status.get(updated_field)))
+    if all(count >= desired for count in counts):
+        return Verdict(HEALTHY)
+    parts = [f"{ready}/{desired} replicas ready"]
+    if updated_field is not None:
+        parts.append(f"{_int(status.get(updated_field))}/{desired} updated")
+    if available < desired:
+        parts.append(f"{available}/{desired} available")
+    return Verdict(UNHEALTHY, ", ".join(parts))
+
+
+def _daemonset_verdict(obj: Mapping[str, Any]) -> Verdict:
+    status = obj.get("status") or {}
+    observed = _observed(obj)
+    if observed is None or not observed:
+        return Verdict(UNKNOWN_HEALTH, "the member's controller has not observed the current generation")
+    desired = _int(status.get("desiredNumberScheduled"))
+    ready = _int(status.get("numberReady"))
+    updated = _int(status.get("updatedNumberScheduled"))
+    available = _int(status.get("numberAvailable"))
+    if ready >= desired and updated >= desired and available >= desired:
+        return Verdict(HEALTHY)
+    return Verdict(UNHEALTHY, f"{ready}/{desired} pods ready, {updated}/{desired} updated")
+
+
+def _job_verdict(obj: Mapping[str, Any]) -> Verdict:
+    conditions = (obj.get("status") or {}).get("conditions") or ()
+    for condition in conditions:
+        if condition.get("status") != TRUE:
+            continue
+        if condition.get("type") == "Complete":
+            return Verdict(HEALTHY)
+        if condition.get("type") == "Failed":
+            return Verdict(UNHEALTHY, str(condition.get("message") or condition.get("reason") or "failed"))
+    return Verdict(UNKNOWN_HEALTH, "the job has not finished")
+
+
+def _pod_verdict(obj: Mapping[str, Any]) -> Verdict:
+    status = obj.get("status") or {}
+    phase = status.get("phase")
+    if not status or not phase:
+        return Verdict(UNKNOWN_HEALTH, "the pod has no status yet")
+    if phase == "Succeeded":
+        return Verdict(HEALTHY)
+    if phase == "Failed":
+        return Verdict(UNHEALTHY, str(status.get("message") or status.get("reason") or "the pod failed"))
+    ready = get_condition(status.get("conditions"), "Ready")
+    if ready is not None and ready.get("status") == TRUE:
+        return Verdict(HEALTHY)
+    return Verdict(UNHEALTHY, f"the pod is {phase} and not ready")
+
+
+def judge_health(obj: Mapping[str, Any] | None) -> Verdict:
+    """`judge_health` judges a member's copy of an applied object (None: not there, or not seen yet) by
+    the rules in the module docstring."""
+    if obj is None:
+        return Verdict(UNKNOWN_HEALTH, "not observed in the member yet")
+    group, kind = _group(obj), obj.get("kind")
+    if group == "apps" and kind in ("Deployment", "StatefulSet"):
+        return _replica_verdict(obj, updated_field="updatedReplicas")
+    if group == "apps" and kind == "ReplicaSet":
+        return _replica_verdict(obj, updated_field=None)
+    if group == "apps" and kind == "DaemonSet":
+        return _daemonset_verdict(obj)
+    if group == "batch" and kind == "Job":
+        return _job_verdict(obj)
+    if group == "" and kind == "Pod":
+        return _pod_verdict(obj)
+    return Verdict(HEALTHY)
+
+
+def worst(healths: Iterable[Health]) -> Health:
+    """`worst` is Unhealthy if any is, else Unknown if any is (or there are none), else Healthy."""
+    seen = set(healths)
+    if UNHEALTHY in seen:
+        return UNHEALTHY
+    if UNKNOWN_HEALTH in seen or not seen:
+        return UNKNOWN_HEALTH
+    return HEALTHY
+
+
+def _clip(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
+
+
+# --- one Work --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ManifestOutcome:
+    """What happened to one manifest of a Work in its member."""
+
+    identifier: Mapping[str, Any]
+    """`apply_plan.manifest_identifier`."""
+    applied: bool
+    reason: str = ""
+    """Why it was not applied (an Applied condition reason: Conflict, Invalid, KindNotServed, ...)."""
+    message: str = ""
+    """The member's or kokpit's message when not applied."""
+    observed: Mapping[str, Any] | None = None
+    """The member's copy as last observed (None when absent or not observed yet)."""
+
+
+@dataclass(frozen=True)
+class WorkProblem:
+    """Something that stopped the whole Work (no member client, dispatching suspended)."""
+
+    reason: str
+    message: str
+    status: str = FALSE
+
+
+def work_status(
+    outcomes: Sequence[ManifestOutcome],
+    *,
+    cluster: str,
+    conditions: Iterable[Condition] | None,
+    generation: int | None,
+    problem: WorkProblem | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """`work_status` is a Work's whole status: `Applied` (all manifests applied, else the first failure's
+    reason and every failure named), `Available` (all applied objects healthy) and `manifestStatuses`."""
+    manifest_statuses: list[dict[str, Any]] = []
+    healths: list[Health] = []
+    unhealthy: list[str] = []
+    unknown: list[str] = []
+    for outcome in outcomes:
+        verdict = judge_health(outcome.observed) if outcome.applied else Verdict(UNKNOWN_HEALTH)
+        entry: dict[str, Any] = {"identifier": dict(outcome.identifier), "health": str(verdict.health)}
+        observed_status = (outcome.observed or {}).get("status")
+        if outcome.observed is not None and isinstance(observed_status, Mapping):
+            entry["status"] = dict(observed_status)
+        manifest_statuses.append(entry)
+        healths.append(verdict.health)
+        what = _describe(outcome.identifier)
+        if verdict.health == UNHEALTHY:
+            unhealthy.append(f"{what}: {verdict.message}")
+        elif verdict.health == UNKNOWN_HEALTH and outcome.applied:
+            unknown.append(f"{what}: {verdict.message}")
+
+    failures = [o for o in outcomes if not o.applied]
+    if problem is not None:
+        applied = (problem.status, problem.reason, problem.message)
+    elif failures:
+        detail = "; ".join(f"{_describe(o.identifier)}: {o.message}" for o in failures)
+        applied = (
+            FALSE,
+            failures[0].reason or "ApplyFailed",
+            f"{len(failures)} of {len(outcomes)} manifests not applied to {cluster}: {detail}",
+        )
+    else:
+        applied = (TRUE, "AppliedSuccessful", f"{len(outcomes)} manifests applied to {cluster}")
+
+    if problem is not None or failures:
+        available = (FALSE if unhealthy else UNKNOWN, "NotApplied", "not every manifest is applied")
+        if unhealthy:
+            available = (FALSE, "Unhealthy", "; ".join(unhealthy))
+    elif unhealthy:
+        available = (FALSE, "Unhealthy", "; ".join(unhealthy))
+    elif unknown:
+        available = (UNKNOWN, "HealthUnknown", "; ".join(unknown))
+    else:
+        available = (TRUE, "Healthy", f"every applied object is healthy in {cluster}")
+
+    new_conditions = set_condition(
+        conditions,
+        APPLIED,
+        applied[0],
+        applied[1],
+        _clip(applied[2]),
+        observed_generation=generation,
+        now=now,
+    )
+    new_conditions = set_condition(
+        new_conditions,
+        AVAILABLE,
+        available[0],
+        available[1],
+        _clip(available[2]),
+        observed_generation=generation,
+        now=now,
+    )
+    return {"conditions": new_conditions, "manifestStatuses": manifest_statuses}
+
+
+def _describe(identifier: Mapping[str, Any]) -> str:
+    namespace = identifier.get("namespace")
+    kind, name = identifier.get("kind", ""), identifier.get("name", "")
+    return f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+
+
+# --- a binding -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """What one chosen cluster reported for a binding, read from its Work (None fields: no Work yet)."""
+
+    cluster: str
+    applied: bool | None
+    applied_message: str = ""
+    health: Health = UNKNOWN_HEALTH
+    health_message: str = ""
+    status: Mapping[str, Any] | None = None
+    """The member's status of the template's copy."""
+
+
+def report_from_work(
+    cluster: str, work: Mapping[str, Any] | None, *, template: Mapping[str, Any] | None
+) -> ClusterReport:
+    """`report_from_work` reads a cluster's report from its Work: Applied and Available conditions, and
+    the status of the manifest matching `template` ({kind, name, namespace}), else of the first manifest.
+    A Work whose status is not from its current generation counts as not applied yet."""
+    if work is None:
+        return ClusterReport(cluster, applied=None, applied_message=f"no Work for cluster {cluster} yet")
+    status = work.get("status") or {}
+    conditions = status.get("conditions") or []
+    generation = (work.get("metadata") or {}).get("generation")
+    applied_condition = get_condition(conditions, APPLIED)
+    if applied_condition is None or (
+        isinstance(generation, int) and applied_condition.get("observedGeneration") not in (None, generation)
+    ):
+        return ClusterReport(cluster, applied=None, applied_message=f"cluster {cluster} has not reported yet")
+    applied = applied_condition.get("status") == TRUE
+    available_condition = get_condition(conditions, AVAILABLE) or {}
+    manifests = status.get("manifestStatuses") or []
+    chosen: Mapping[str, Any] | None = None
+    if template is not None:
+        for entry in manifests:
+            identifier = entry.get("identifier") or {}
+            if (
+                identifier.get("kind") == template.get("kind")
+                and identifier.get("name") == template.get("name")
+                and (identifier.get("namespace") or None) == (template.get("namespace") or None)
+            ):
+                chosen = entry
+                break
+    if chosen is None and manifests:
+        chosen = manifests[0]
+    health = (
+        worst(Health(str(m.get("health") or UNKNOWN_HEALTH)) for m in manifests)
+        if applied
+        else UNKNOWN_HEALTH
+    )
+    return ClusterReport(
+        cluster,
+        applied=applied,
+        applied_message="" if applied else str(applied_condition.get("message") or ""),
+        health=health,
+        health_message="" if health == HEALTHY else str(available_condition.get("message") or ""),
+        status=(chosen or {}).get("status"),
+    )
+
+
+def aggregated_status(reports: Sequence[ClusterReport]) -> list[dict[str, Any]]:
+    """`aggregated_status` is a binding's `status.aggregatedStatus`, one item per chosen cluster by name."""
+    items: list[dict[str, Any]] = []
+    for report in sorted(reports, key=lambda r: r.cluster):
+        item: dict[str, Any] = {"clusterName": report.cluster, "health": str(report.health)}
+        if report.applied is not None:
+            item["applied"] = report.applied
+        if report.status is not None:
+            item["status"] = dict(report.status)
+        if report.applied_message and not report.applied:
+            item["appliedMessage"] = _clip(report.applied_message)
+        items.append(item)
+    return items
+
+
+def _cluster_problems(reports: Sequence[ClusterReport]) -> tuple[list[str], list[str], list[str]]:
+    """(not applied, unhealthy, unknown) clusters, each as `cluster: message`."""
+    failed, unhealthy, unknown = [], [], []
+    for report in sorted(reports, key=lambda r: r.cluster):
+        if report.applied is not True:
+            failed.append(f"{report.cluster}: {report.applied_message or 'not applied'}")
+        elif report.health == UNHEALTHY:
+            unhealthy.append(f"{report.cluster}: {report.health_message or 'unhealthy'}")
+        elif report.health == UNKNOWN_HEALTH:
+            unknown.append(f"{report.cluster}: {report.health_message or 'health unknown'}")
+    return failed, unhealthy, unknown
+
+
+def fully_applied_condition(
+    reports: Sequence[ClusterReport],
+    *,
+    conditions: Iterable[Condition] | None,
+    generation: int | None,
+    now: datetime | None = None,
+) -> list[Condition]:
+    """`fully_applied_condition` sets the binding's `FullyApplied` condition in `conditions`: True when
+    every chosen cluster applied its Work, else False naming the clusters that did not and why."""
+    if not reports:
+        return set_condition(
+            conditions,
+            FULLY_APPLIED,
+            FALSE,
+            "NoClusters",
+            "no cluster is chosen",
+            observed_generation=generation,
+            now=now,
+        )
+    failed, _, _ = _cluster_problems(reports)
+    if failed:
+        reason = (
+            "NotYetApplied"
+            if all(r.applied is None for r in reports if r.applied is not True)
+            else "ApplyFailed"
+        )
+        message = f"{len(failed)} of {len(reports)} clusters did not apply: " + "; ".join(failed)
+        return set_condition(
+            conditions, FULLY_APPLIED, FALSE, reason, _clip(message), observed_generation=generation, now=now
+        )
+    return set_condition(
+        conditions,
+        FULLY_APPLIED,
+        TRUE,
+        "FullyApplied",
+        f"applied to {', '.join(sorted(r.cluster for r in reports))}",
+        observed_generation=generation,
+        now=now,
+    )
+
+
+# --- a template ------------------------------------------------------------------------------------------
+
+SUMMED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("apps", "Deployment"): (
+        "replicas",
+        "updatedReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "unavailableReplicas",
+    ),
+    ("apps", "StatefulSet"): (
+        "replicas",
+        "readyReplicas",
+        "currentReplicas",
+        "updatedReplicas",
+        "availableReplicas",
+    ),
+    ("apps", "ReplicaSet"): ("replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"),
+    ("apps", "DaemonSet"): (
+        "currentNumberScheduled",
+        "numberMisscheduled",
+        "desiredNumberScheduled",
+        "numberReady",
+        "updatedNumberScheduled",
+        "numberAvailable",
+        "numberUnavailable",
+    ),
+}
+"""The kinds whose template status kokpit fills, and the counters summed over the members."""
+
+
+def has_template_status(group: str, kind: str) -> bool:
+    """`has_template_status` tells whether kokpit writes the status of templates of this kind."""
+    return (group, kind) in SUMMED_FIELDS
+
+
+def template_status(
+    group: str,
+    kind: str,
+    reports: Sequence[ClusterReport],
+    *,
+    generation: int | None,
+    conditions: Iterable[Condition] | None,
+    now: datetime | None = None,
+) -> dict[str, Any] | None:
+    """`template_status` is the fleet-wide status of a template of a kind in `SUMMED_FIELDS` (None for
+    other kinds): the members' counters summed, `observedGeneration`, and the `Applied` and `Available`
+    conditions (without observedGeneration, which the built-in condition types do not have)."""
+    fields = SUMMED_FIELDS.get((group, kind))
+    if fields is None:
+        return None
+    status: dict[str, Any] = dict.fromkeys(fields, 0)
+    for report in reports:
+        member_status = report.status or {}
+        for field in fields:
+            status[field] += _int(member_status.get(field))
+    if generation is not None:
+        status["observedGeneration"] = generation
+    failed, unhealthy, unknown = _cluster_problems(reports)
+    clusters = ", ".join(sorted(r.cluster for r in reports)) or "no cluster"
+    if not reports:
+        applied = (FALSE, "NoClusters", "no cluster is chosen")
+    elif failed:
+        applied = (
+            FALSE,
+            "ApplyFailed",
+            f"not applied in {len(failed)} of {len(reports)} clusters: " + "; ".join(failed),
+        )
+    else:
+        applied = (TRUE, "Applied", f"applied in {clusters}")
+    if not reports:
+        available = (FALSE, "NoClusters", "no cluster is chosen")
+    elif unhealthy:
+        available = (
+            FALSE,
+            "ClustersUnhealthy",
+            f"unhealthy in {len(unhealthy)} of {len(reports)} clusters: " + "; ".join(unhealthy),
+        )
+    elif failed:
+        available = (FALSE, "NotApplied", "not applied in " + "; ".join(failed))
+    elif unknown:
+        available = (UNKNOWN, "HealthUnknown", "; ".join(unknown))
+    else:
+        available = (TRUE, "ClustersHealthy", f"healthy in {clusters}")
+    new_conditions = set_condition(conditions, APPLIED, applied[0], applied[1], _clip(applied[2]), now=now)
+    new_conditions = set_condition(
+        new_conditions, AVAILABLE, available[0], available[1], _clip(available[2]), now=now
+    )
+    status["conditions"] = [_plain_condition(c) for c in new_conditions]
+    return status
+
+
+def _plain_condition(condition: Mapping[str, Any]) -> dict[str, Any]:
+    keys = ("type", "status", "reason", "message", "lastTransitionTime")
+    return {key: condition[key] for key in keys if key in condition}
+
+
+def carried_conditions(
+    conditions: Iterable[Mapping[str, Any]] | None, types: Iterable[str]
+) -> list[Condition]:
+    """`carried_conditions` keeps the conditions of `types` from a current status (so transition times
+    survive) and drops the rest."""
+    wanted = set(types)
+    return [dict(c) for c in conditions or () if c.get("type") in wanted]
+
+
+def status_changed(current: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """`status_changed` tells whether writing `new` would change any of its fields in `current`."""
+    current = current or {}
+    return any(current.get(key) != value for key, value in new.items())
