@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kokpit demo, from a fresh machine: sets everything up, starts a local fleet (a hub API server
 # and three member clusters of real Kubernetes processes with kwok nodes), installs kokpit on the
-# hub, runs the hub's controllers, joins the members in three regions, runs a sample app on every
-# member and shows where it runs. Everything it starts is stopped when it ends; on a terminal it
+# hub, runs the hub's controllers, joins the members in three regions, writes a sample app and a
+# PropagationPolicy to the hub, and shows the app spread across the members and its status back
+# on the hub. Everything it starts is stopped when it ends; on a terminal it
 # waits for Enter first, so the fleet can be explored from another shell.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,20 +43,77 @@ done
 "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" wait --for=condition=Ready clusters.cluster.kokpit.io --all --timeout=60s
 $kokpit get clusters
 
-say "running the sample app on every member"
-for member in member1 member2 member3; do
-  kc=("$kubectl" --kubeconfig "$dir/$member.kubeconfig")
-  "${kc[@]}" create deployment web --image=nginx:1.27 --replicas=3 >/dev/null
-done
-for member in member1 member2 member3; do
-  "$kubectl" --kubeconfig "$dir/$member.kubeconfig" rollout status deployment/web --timeout=90s
+say "spreading the sample app across the fleet from the hub (3 + 3 + 3 replicas)"
+"$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" apply -f - <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: demo}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: demo}
+data: {GREETING: "hello from kokpit"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: demo}
+spec:
+  replicas: 9
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        envFrom: [{configMapRef: {name: web-config}}]
+---
+apiVersion: policy.kokpit.io/v1alpha1
+kind: PropagationPolicy
+metadata: {name: web, namespace: demo}
+spec:
+  resourceSelectors:
+  - {apiVersion: apps/v1, kind: Deployment, name: web}
+  - {apiVersion: v1, kind: ConfigMap, name: web-config}
+  placement:
+    clusterAffinity: {clusterNames: [member1, member2, member3]}
+    replicaScheduling:
+      replicaSchedulingType: Divided
+      replicaDivisionPreference: Weighted
+      weightPreference:
+        staticWeightList:
+        - {targetCluster: {clusterNames: [member1]}, weight: 1}
+        - {targetCluster: {clusterNames: [member2]}, weight: 1}
+        - {targetCluster: {clusterNames: [member3]}, weight: 1}
+---
+apiVersion: policy.kokpit.io/v1alpha1
+kind: OverridePolicy
+metadata: {name: eu-label, namespace: demo}
+spec:
+  resourceSelectors: [{apiVersion: apps/v1, kind: Deployment, name: web}]
+  overrideRules:
+  - targetCluster: {fieldSelector: {matchExpressions: [{key: region, operator: In, values: [eu-west]}]}}
+    overriders: {labelsOverrider: [{operator: add, value: {served-from: eu}}]}
+YAML
+
+for _ in $(seq 1 120); do
+  ready=$("$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get deployment web -n demo -o jsonpath='{.status.readyReplicas}')
+  [[ $ready == 9 ]] && break
+  sleep 0.5
 done
 
 say "where it runs"
 for member in member1 member2 member3; do
   echo "--- $member"
-  "$kubectl" --kubeconfig "$dir/$member.kubeconfig" get pods -o wide -l app=web
+  "$kubectl" --kubeconfig "$dir/$member.kubeconfig" get deployment -n demo -L served-from
+  "$kubectl" --kubeconfig "$dir/$member.kubeconfig" get pods -n demo -o wide
 done
+
+say "what the hub knows: the binding (where and why) and the template's aggregated status"
+"$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get resourcebindings.work.kokpit.io -n demo
+"$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get resourcebinding.work.kokpit.io web-deployment -n demo \
+  -o jsonpath='{range .spec.decisions[*]}{.cluster}{": "}{.reason}{" ("}{.replicas}{")"}{"\n"}{end}'
+"$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get deployment web -n demo
 
 say "the fleet"
 $kokpit sandbox status --dir "$dir"
