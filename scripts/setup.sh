@@ -3,7 +3,12 @@
 #   Debian packages, a Python virtualenv with kokpit and its dev tools, and the Kubernetes, etcd and
 #   kwok binaries built from the Go module proxy into ~/.cache/kokpit (outside the repository).
 # A second run only checks and returns in seconds.
+#
+#   scripts/setup.sh              what the demo needs
+#   scripts/setup.sh --for-tests  also the older Kubernetes and etcd releases upgrade tests run
 set -euo pipefail
+for_tests=false
+[[ ${1:-} == --for-tests ]] && for_tests=true
 cd "$(dirname "$0")/.."
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -54,4 +59,10 @@ fi
 
 # --- Kubernetes, etcd and kwok binaries -----------------------------------------------------------
 say "checking the Kubernetes, etcd and kwok binaries"
-.venv/bin/kokpit binaries build "$@"
+.venv/bin/kokpit binaries build
+if $for_tests; then
+  # Upgrade tests go from the previous minor to the current one (hosted clusters) and across etcd
+  # minors (the etcd operator).
+  .venv/bin/kokpit binaries build --kubernetes-version v1.35.4
+  .venv/bin/kokpit binaries build --etcd-version v3.5.35
+fi

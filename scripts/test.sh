@@ -4,7 +4,7 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh tests/unit -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --for-tests
 
 printf '\033[1m==> ruff\033[0m\n' >&2
 .venv/bin/ruff check src tests bench
