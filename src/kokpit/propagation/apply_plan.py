@@ -27,10 +27,8 @@ from typing import Any
 from kokpit.api.policy import ConflictResolution
 from kokpit.propagation import names
 
-WORK_NAMESPACE_ANNOTATION = "kokpit.io/work-namespace"
-"""Annotation on every object applied to a member: the namespace (on the hub) of the Work it came from."""
-WORK_NAME_ANNOTATION = "kokpit.io/work-name"
-"""Annotation on every object applied to a member: the name of the Work it came from."""
+WORK_NAMESPACE_ANNOTATION = names.WORK_NAMESPACE_ANNOTATION
+WORK_NAME_ANNOTATION = names.WORK_NAME_ANNOTATION
 
 # Server-written metadata that must not be sent back in an apply.
 _SERVER_METADATA = (

@@ -37,6 +37,13 @@ POLICY_NAMESPACE_KEY = "kokpit.io/policy-namespace"
 """Label and annotation on templates and bindings: the claiming policy's namespace."""
 POLICY_NAME_KEY = "kokpit.io/policy-name"
 """Label and annotation on templates and bindings: the claiming policy's name."""
+WORK_NAMESPACE_ANNOTATION = "kokpit.io/work-namespace"
+"""Annotation on every object applied to a member: the namespace (on the hub) of the Work it came from."""
+WORK_NAME_ANNOTATION = "kokpit.io/work-name"
+"""Annotation on every object applied to a member: the name of the Work it came from."""
+PROPAGATION_FINALIZER = "kokpit.io/propagation"
+"""Finalizer the binding controller puts on every propagated template: the template stays until its
+Works and binding are gone."""
 
 EXECUTION_NAMESPACE_PREFIX = "kokpit-es-"
 """Prefix of the per-member namespaces on the hub holding the member's Works."""

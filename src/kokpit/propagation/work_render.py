@@ -39,9 +39,7 @@ from kokpit.propagation.overrides import apply_overrides
 from kokpit.propagation.replicas import with_replicas, workload_replicas
 from kokpit.propagation.selectors import select_overrides
 
-PROPAGATION_FINALIZER = "kokpit.io/propagation"
-"""Finalizer the binding controller puts on every propagated template: the template stays until its
-Works and binding are gone."""
+PROPAGATION_FINALIZER = names.PROPAGATION_FINALIZER
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
 
