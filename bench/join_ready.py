@@ -83,8 +83,15 @@ def main() -> None:
             hub_process = processes.launch(
                 processes.ProcessSpec(
                     name="hub",
-                    argv=[sys.executable, "-m", "kokpit.cli.main", "hub", "run", f"--kubeconfig={hub}",
-                          f"--metrics-port={port}"],
+                    argv=[
+                        sys.executable,
+                        "-m",
+                        "kokpit.cli.main",
+                        "hub",
+                        "run",
+                        f"--kubeconfig={hub}",
+                        f"--metrics-port={port}",
+                    ],
                     log_path=directory / "logs" / "kokpit-hub.log",
                 ),
                 tie_to_parent=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from kokpit.api.cluster import CLUSTER
 from kokpit.api.crd import ResourceType
 from kokpit.api.etcd import ETCD_BACKUP, ETCD_CLUSTER
+from kokpit.api.hostedcluster import HOSTED_CLUSTER
 from kokpit.api.policy import (
     CLUSTER_OVERRIDE_POLICY,
     CLUSTER_PROPAGATION_POLICY,
@@ -27,4 +28,5 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     WORK,
     ETCD_CLUSTER,
     ETCD_BACKUP,
+    HOSTED_CLUSTER,
 )

@@ -84,7 +84,9 @@ def build_manager(options: HubOptions) -> Manager:
         ),
         cluster=HUB,
     )
-    setup_hosted(manager, HostedSettings(process_root=options.state_dir / "controlplanes", tie_to_parent=True))
+    setup_hosted(
+        manager, HostedSettings(process_root=options.state_dir / "controlplanes", tie_to_parent=True)
+    )
     return manager
 
 

@@ -261,7 +261,7 @@ def test_an_existing_object_is_left_alone_under_abort_and_taken_over_under_overw
     member1 = fleet.kubeconfig("member1")
     apply(member1, tmp_path, namespace(ns), config_map("shared", ns, {"owner": "someone else"}))
     apply(hub, tmp_path, namespace(ns))
-    policy = {
+    policy: dict[str, Any] = {
         "apiVersion": "policy.kokpit.io/v1alpha1",
         "kind": "PropagationPolicy",
         "metadata": {"name": "to-member1", "namespace": ns},
@@ -303,7 +303,7 @@ def test_a_crd_its_custom_objects_and_a_cluster_role_propagate(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
 ) -> None:
     hub = fleet.kubeconfig("hub")
-    crd = {
+    crd: dict[str, Any] = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {"name": "gadgets.e2e.kokpit.io"},
@@ -365,20 +365,18 @@ def test_a_crd_its_custom_objects_and_a_cluster_role_propagate(
         "spec": {"size": 3},
     }
     apply(hub, tmp_path, gadget)
-    for member in MEMBERS:
-        kubeconfig = fleet.kubeconfig(member)
-        wait_until(
-            f"the ClusterRole on {member}",
-            lambda k=kubeconfig: get(k, "clusterrole", "e2e-gadget-reader") is not None,
-            timeout=TIMEOUT,
-        )
-        wait_until(
-            f"the Gadget on {member}",
-            lambda k=kubeconfig: (
-                (get(k, "gadgets.e2e.kokpit.io", "widget", "e2e-gadgets") or {}).get("spec") == {"size": 3}
-            ),
-            timeout=TIMEOUT,
-        )
+
+    def everywhere() -> bool:
+        for member in MEMBERS:
+            kubeconfig = fleet.kubeconfig(member)
+            if get(kubeconfig, "clusterrole", "e2e-gadget-reader") is None:
+                return False
+            found = get(kubeconfig, "gadgets.e2e.kokpit.io", "widget", "e2e-gadgets") or {}
+            if found.get("spec") != {"size": 3}:
+                return False
+        return True
+
+    wait_until("the ClusterRole and the Gadget on every member", everywhere, timeout=TIMEOUT)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,366 @@
+"""`HostedCluster` (`cluster.kokpit.io/v1alpha1`): a new Kubernetes cluster whose control plane kokpit runs.
+
+One object asks for a whole cluster: a Kubernetes version (from the supported list, which is data,
+see `kokpit.lifecycle.hosted.versions`), where its control plane runs (local processes, or Pods in a
+meta cluster: Kube-on-Kube), its etcd (a dedicated `EtcdCluster` of 1 or 3 members, or a key prefix
+in a shared one), its networks, how long its certificates live, its addons and, for tests and demos,
+a number of kwok nodes. The status says how far the cluster got, per component, and where its admin
+kubeconfig is.
+
+The schema rejects what is wrong on its face (bad or overlapping CIDRs, both a dedicated and a
+shared etcd). Whether a version is supported, or an upgrade skips a minor, depends on data and on
+what runs now: the controller refuses those with a condition and leaves the running cluster as it is.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import ConfigDict, Field, model_validator
+
+from kokpit.api.crd import PrinterColumn, ResourceType
+from kokpit.api.meta import Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
+
+GROUP = "cluster.kokpit.io"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+KUBERNETES_VERSION_PATTERN = r"^v1\.[0-9]+\.[0-9]+$"
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DURATION_PATTERN = r"^([0-9]+(d|h|m|s))+$"
+"""A duration as number+unit pairs, units d, h, m, s: "8760h", "30d", "1h30m", "5m"."""
+ETCD_PREFIX_PATTERN = r"^/[A-Za-z0-9_./-]*$"
+
+MAX_NODES = 500
+MIN_SERVICE_PREFIX = {4: 12, 6: 108}
+"""kube-apiserver refuses a service range larger than 2^20 addresses."""
+
+
+class HostedRuntime(StrEnum):
+    """Where the control plane runs."""
+
+    PROCESS = "process"
+    """Supervised local processes on the machine running the controller (one machine, edge, demos)."""
+    KUBERNETES = "kubernetes"
+    """Deployments, a Service and Secrets in a meta cluster (a member chosen to host control planes)."""
+
+
+class HostedPhase(StrEnum):
+    """A one-word summary of a HostedCluster; the conditions carry the detail."""
+
+    PROVISIONING = "Provisioning"
+    READY = "Ready"
+    UPGRADING = "Upgrading"
+    NOT_READY = "NotReady"
+    DELETING = "Deleting"
+
+
+class ControlPlaneSpec(KokpitModel):
+    """The control-plane components."""
+
+    replicas: Annotated[int, Field(ge=1, le=3)] = 1
+    """Replicas of kube-apiserver, kube-controller-manager and kube-scheduler (kubernetes runtime; the
+    process runtime runs one of each)."""
+
+
+class SharedEtcd(KokpitModel):
+    """A key prefix in an existing EtcdCluster of the same namespace."""
+
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=DOMAIN_PATTERN)]
+    """Name of the EtcdCluster."""
+    prefix: Annotated[str, Field(min_length=2, max_length=256, pattern=ETCD_PREFIX_PATTERN)] | None = None
+    """The key prefix of this cluster's objects; /<namespace>/<name> when unset."""
+
+
+class EtcdSpec(KokpitModel):
+    """The etcd the cluster stores its objects in: a dedicated EtcdCluster (size 1 or 3), or a shared one."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.size) && has(self.shared))",
+                "set either size (a dedicated etcd) or shared, not both",
+                reason="FieldValueForbidden",
+            ),
+        )
+    )
+
+    size: Literal[1, 3] | None = None
+    """Members of the dedicated EtcdCluster kokpit creates and owns: 1 or 3 (1 when unset)."""
+    shared: SharedEtcd | None = None
+    """Use a key prefix in an existing EtcdCluster instead of a dedicated one."""
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Self:
+        if self.size is not None and self.shared is not None:
+            raise ValueError("set either size (a dedicated etcd) or shared, not both")
+        return self
+
+
+def _cidr_problem(field: str, value: str) -> str | None:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as error:
+        return f"{field} {value!r} is not a valid CIDR: {error}"
+    return None
+
+
+class NetworkingSpec(KokpitModel):
+    """The cluster's address ranges and DNS domain."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "isCIDR(self.serviceCIDR)",
+                "serviceCIDR must be a valid CIDR such as 10.96.0.0/16",
+                field_path=".serviceCIDR",
+                reason="FieldValueInvalid",
+            ),
+            cel(
+                "isCIDR(self.podCIDR)",
+                "podCIDR must be a valid CIDR such as 10.244.0.0/16",
+                field_path=".podCIDR",
+                reason="FieldValueInvalid",
+            ),
+            cel(
+                "!isCIDR(self.serviceCIDR) || !isCIDR(self.podCIDR) || "
+                "(!cidr(self.serviceCIDR).containsCIDR(cidr(self.podCIDR)) && "
+                "!cidr(self.podCIDR).containsCIDR(cidr(self.serviceCIDR)))",
+                "serviceCIDR and podCIDR must not overlap",
+                field_path=".podCIDR",
+                reason="FieldValueInvalid",
+            ),
+        )
+    )
+
+    service_cidr: Annotated[str, Field(alias="serviceCIDR", min_length=1, max_length=64)] = "10.96.0.0/16"
+    """Range of Service cluster IPs; its first address is the `kubernetes` Service."""
+    pod_cidr: Annotated[str, Field(alias="podCIDR", min_length=1, max_length=64)] = "10.244.0.0/16"
+    """Range of Pod IPs."""
+    cluster_domain: Annotated[str, Field(min_length=1, max_length=253, pattern=DOMAIN_PATTERN)] = (
+        "cluster.local"
+    )
+    """The DNS domain of Services."""
+
+    @model_validator(mode="after")
+    def _valid_ranges(self) -> Self:
+        problem = networking_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def networking_problem(networking: NetworkingSpec) -> str | None:
+    """`networking_problem` says in one line what is wrong with the ranges, or None when they are fine:
+    each a valid CIDR (host bits zero), the service range at most 2^20 addresses, no overlap."""
+    for field, value in (("serviceCIDR", networking.service_cidr), ("podCIDR", networking.pod_cidr)):
+        problem = _cidr_problem(field, value)
+        if problem is not None:
+            return problem
+    service = ipaddress.ip_network(networking.service_cidr)
+    pod = ipaddress.ip_network(networking.pod_cidr)
+    if service.prefixlen < MIN_SERVICE_PREFIX[service.version]:
+        return (
+            f"serviceCIDR {service} is too large: at most /{MIN_SERVICE_PREFIX[service.version]} "
+            f"(2^20 addresses)"
+        )
+    if service.version == pod.version and service.overlaps(pod):  # type: ignore[arg-type]
+        return f"serviceCIDR {service} and podCIDR {pod} overlap"
+    return None
+
+
+class ExposureSpec(KokpitModel):
+    """Where the API server is reached (process runtime)."""
+
+    address: Annotated[str, Field(min_length=1, max_length=64)] = "127.0.0.1"
+    """The address the API server listens on and advertises."""
+    port: Annotated[int, Field(ge=1024, le=65535)] | None = None
+    """The port; a free one is chosen (and kept) when unset."""
+
+
+class CertificatesSpec(KokpitModel):
+    """Lifetimes of the cluster's leaf certificates (the CAs live ten years)."""
+
+    validity: Annotated[str, Field(max_length=32, pattern=DURATION_PATTERN)] = "8760h"
+    """How long a leaf certificate is valid, e.g. 8760h (a year) or 10m."""
+    renew_before: Annotated[str, Field(max_length=32, pattern=DURATION_PATTERN)] = "720h"
+    """Renew leaf certificates (and the admin kubeconfig) this long before they expire."""
+
+
+class AddonSpec(KokpitModel):
+    """One addon installed in the cluster."""
+
+    name: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)]
+    """The addon: a built-in one (coredns, kube-proxy) or one imported with `kokpit addons import`."""
+    version: Annotated[str, Field(max_length=64)] | None = None
+    """The addon's version; its default version when unset."""
+    parameters: dict[str, Any] | None = None
+    """Values for the addon's templates, over its defaults."""
+
+
+class HostedClusterSpec(KokpitModel):
+    """The cluster wanted."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "self.runtime != 'kubernetes' || has(self.metaCluster)",
+                "metaCluster is required when runtime is kubernetes",
+                field_path=".metaCluster",
+                reason="FieldValueRequired",
+            ),
+            cel(
+                "self.runtime == oldSelf.runtime",
+                "runtime cannot be changed",
+                field_path=".runtime",
+                reason="FieldValueForbidden",
+            ),
+        )
+    )
+
+    kubernetes_version: Annotated[str, Field(max_length=32, pattern=KUBERNETES_VERSION_PATTERN)]
+    """The Kubernetes version, one of the supported versions. Raising it by one minor upgrades the
+    control plane (kube-apiserver first); skipping a minor or going down is refused."""
+    runtime: HostedRuntime = HostedRuntime.PROCESS
+    """Where the control plane runs: process or kubernetes."""
+    meta_cluster: Annotated[str, Field(max_length=63, pattern=DNS_LABEL_PATTERN)] | None = None
+    """The member cluster hosting the control plane (kubernetes runtime)."""
+    control_plane: ControlPlaneSpec | None = None
+    """The control-plane components."""
+    etcd: EtcdSpec | None = None
+    """The etcd the cluster uses; a dedicated single member when unset."""
+    networking: NetworkingSpec | None = None
+    """Address ranges and DNS domain."""
+    exposure: ExposureSpec | None = None
+    """Where the API server is reached."""
+    certificates: CertificatesSpec | None = None
+    """Certificate lifetimes."""
+    addons: Annotated[list[AddonSpec], Field(max_length=64, json_schema_extra=list_map("name"))] | None = None
+    """Addons to install; coredns and kube-proxy when unset, none when empty."""
+    nodes: Annotated[int, Field(ge=0, le=MAX_NODES)] = 0
+    """Number of kwok nodes (simulated nodes that run pods without containers)."""
+    join: bool = True
+    """Join the cluster to the fleet (a Cluster of the same name) once it is Ready."""
+
+
+class SecretKeyRef(KokpitModel):
+    """A key in a Secret of the same namespace."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """Name of the Secret."""
+    key: Annotated[str, Field(min_length=1)]
+    """Key holding the value."""
+
+
+class ComponentStatus(KokpitModel):
+    """One control-plane component as last observed."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """kube-apiserver, kube-controller-manager, kube-scheduler or kwok."""
+    version: str | None = None
+    """The version it runs."""
+    ready: bool = False
+    """Whether it answered its health check."""
+    restarts: Annotated[int, Field(ge=0)] = 0
+    """How many times kokpit restarted it after it died."""
+    last_restart: datetime | None = None
+    """When kokpit last restarted it."""
+    message: str | None = None
+    """Why it is not ready, when it is not."""
+
+
+class CertificatesStatus(KokpitModel):
+    """The cluster's certificates."""
+
+    not_after: datetime | None = None
+    """When the first leaf certificate expires."""
+    renewal_time: datetime | None = None
+    """When the leaf certificates will be renewed."""
+    last_renewed: datetime | None = None
+    """When they were last issued."""
+
+
+class AddonStatus(KokpitModel):
+    """One installed addon."""
+
+    name: Annotated[str, Field(min_length=1)]
+    """The addon."""
+    version: str | None = None
+    """The version installed."""
+    objects: Annotated[int, Field(ge=0)] = 0
+    """How many objects it consists of."""
+
+
+class HostedClusterStatus(KokpitModel):
+    """What the controller last observed of the cluster."""
+
+    phase: HostedPhase | None = None
+    """A one-word summary."""
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The .metadata.generation this status was computed from."""
+    version: str | None = None
+    """The Kubernetes version every component runs (the old one until an upgrade completes)."""
+    endpoint: str | None = None
+    """The API server's URL."""
+    admin_kubeconfig_secret_ref: SecretKeyRef | None = None
+    """The Secret holding the admin kubeconfig."""
+    certificates: CertificatesStatus | None = None
+    """Certificate expiry and renewal."""
+    components: Annotated[list[ComponentStatus], Field(json_schema_extra=list_map("name"))] | None = None
+    """Every control-plane component."""
+    addons: Annotated[list[AddonStatus], Field(json_schema_extra=list_map("name"))] | None = None
+    """Installed addons."""
+    ready_nodes: Annotated[int, Field(ge=0)] | None = None
+    """Nodes whose Ready condition is True."""
+    conditions: Conditions | None = None
+    """Ready, EtcdReady, CertificatesReady, APIServerAvailable, ControllerManagerReady, SchedulerReady,
+    AddonsReady, VersionAccepted, Joined, each with reason and message."""
+
+
+class HostedCluster(KokpitModel):
+    """A HostedCluster object as read from or written to the hub."""
+
+    api_version: Literal["cluster.kokpit.io/v1alpha1"] = "cluster.kokpit.io/v1alpha1"
+    kind: Literal["HostedCluster"] = "HostedCluster"
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    spec: HostedClusterSpec
+    status: HostedClusterStatus | None = None
+
+
+HOSTED_CLUSTER = ResourceType(
+    group=GROUP,
+    version=VERSION,
+    kind="HostedCluster",
+    plural="hostedclusters",
+    scope="Namespaced",
+    short_names=("hc", "hcl"),
+    description=(
+        "HostedCluster is a Kubernetes cluster whose control plane kokpit runs: version, runtime, etcd, "
+        "networks, certificates, addons."
+    ),
+    spec=HostedClusterSpec,
+    status=HostedClusterStatus,
+    spec_required=True,
+    printer_columns=(
+        PrinterColumn("Version", "string", ".status.version", "The version every component runs."),
+        PrinterColumn("Phase", "string", ".status.phase", "One-word summary."),
+        PrinterColumn(
+            "Ready",
+            "string",
+            '.status.conditions[?(@.type=="Ready")].status',
+            "Whether the cluster is Ready.",
+        ),
+        PrinterColumn("Endpoint", "string", ".status.endpoint", "The API server's URL."),
+        PrinterColumn("Nodes", "integer", ".status.readyNodes", "Ready nodes."),
+        PrinterColumn("Desired", "string", ".spec.kubernetesVersion", "The version asked for.", priority=1),
+        PrinterColumn("Runtime", "string", ".spec.runtime", "Where the control plane runs.", priority=1),
+        PrinterColumn(
+            "CertsExpire", "date", ".status.certificates.notAfter", "First leaf expiry.", priority=1
+        ),
+    ),
+)
+"""The declaration of the HostedCluster resource type."""
