@@ -145,9 +145,14 @@ async def count(api: AsyncClient, resource: Any, namespace: str) -> int:
     )
 
 
+def progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 async def wait_for(
     what: str, condition: Callable[[], Awaitable[bool]], *, timeout: float, poll: float = 0.5
 ) -> float:
+    progress(f"waiting for {what}")
     started = time.monotonic()
     while not await condition():
         if time.monotonic() - started > timeout:
@@ -171,6 +176,7 @@ async def baseline(members: dict[str, Path], count_: int, replicas: int) -> floa
                     partial(api.create, Deployment.from_dict(deployment(name, "bench-direct", replicas)))
                 )
         await bounded(tasks)
+        progress(f"baseline: {len(tasks)} objects written directly in {time.monotonic() - started:.1f}s")
         return time.monotonic() - started
     finally:
         for api in apis.values():
@@ -197,6 +203,7 @@ async def through_kokpit(
             tasks.append(partial(hub.create, Deployment.from_dict(deployment(name, "bench", replicas))))
         await bounded(tasks)
         written = time.monotonic() - started
+        progress(f"kokpit: {len(tasks)} templates written to the hub in {written:.1f}s")
 
         async def all_applied() -> bool:
             for api in apis.values():

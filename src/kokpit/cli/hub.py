@@ -33,6 +33,8 @@ def run(
     ] = (LEASE_NAME),
     lease_duration: Annotated[float, typer.Option("--lease-duration", help="Seconds.")] = 15.0,
     identity: Annotated[str | None, typer.Option("--id", help="Leader-election identity.")] = None,
+    qps: Annotated[float, typer.Option("--qps", help="Requests per second to each cluster.")] = 200.0,
+    burst: Annotated[int, typer.Option("--burst", help="Request burst to each cluster.")] = 400,
     probe_period: Annotated[
         float, typer.Option("--probe-period", help="Seconds between member probes.")
     ] = 10.0,
@@ -55,6 +57,8 @@ def run(
         metrics_port=metrics_port,
         leader_elect=leader_elect,
         lease_name=lease_name,
+        qps=qps,
+        burst=burst,
         lease_duration=lease_duration,
         identity=identity,
         state_dir=state_dir if state_dir is not None else Path.cwd() / ".kokpit" / "hub",

@@ -9,6 +9,8 @@ changes. A finalizer lets it drop the member's client and probe history when the
 from __future__ import annotations
 
 import logging
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +55,8 @@ class ClusterControllerOptions:
     """Seconds between probes of one member."""
     thresholds: Thresholds = field(default_factory=Thresholds)
     probe_timeout: float = 5.0
+    summary_period: float = 30.0
+    """Seconds between refreshes of version, APIs, nodes and capacity (readiness is every probe)."""
 
 
 class ClusterController:
@@ -71,6 +75,7 @@ class ClusterController:
         self.hub = hub
         self.options = options or ClusterControllerOptions()
         self.history: dict[str, ProbeHistory] = {}
+        self._summarised_at: dict[str, float] = {}
         self._recorder: EventRecorder | None = None
 
     def setup(self) -> None:
@@ -140,7 +145,12 @@ class ClusterController:
             client = await self.members.client(name)
         except MemberUnavailable as error:
             return Observation(Probe(ProbeOutcome.UNREACHABLE, str(error)))
-        return await observe(client, timeout=self.options.probe_timeout)
+        now = time.monotonic()
+        due = now - self._summarised_at.get(name, -math.inf) >= self.options.summary_period
+        observation = await observe(client, timeout=self.options.probe_timeout, details=due)
+        if observation.node_summary is not None:
+            self._summarised_at[name] = now
+        return observation
 
     async def _write(
         self,
@@ -211,6 +221,7 @@ class ClusterController:
 
     async def _forget(self, name: str) -> None:
         self.history.pop(name, None)
+        self._summarised_at.pop(name, None)
         await self.members.forget(name)
 
 

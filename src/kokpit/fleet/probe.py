@@ -16,7 +16,6 @@ from lightkube import AsyncClient
 from kokpit.fleet.health import Probe, ProbeOutcome
 from kokpit.fleet.summary import api_enablements, node_summary, resource_summary
 from kokpit.runtime.raw import DISCOVERY_V2, get_raw
-from kokpit.runtime.resources import PlainNode, PlainPod
 
 
 @dataclass(frozen=True)
@@ -28,8 +27,9 @@ class Observation:
     resource_summary: dict[str, Any] | None = None
 
 
-async def observe(client: AsyncClient, *, timeout: float = 5.0) -> Observation:
-    """Probes `/readyz`, and, when ready, reads version, discovery, nodes and pods."""
+async def observe(client: AsyncClient, *, timeout: float = 5.0, details: bool = True) -> Observation:
+    """Probes `/readyz`, and, when ready and `details` is asked for, reads version, discovery, nodes
+    and pods (the expensive part on a big member: the caller decides how often)."""
     try:
         response = await asyncio.wait_for(get_raw(client, "/readyz", timeout=timeout), timeout)
     except Exception as error:
@@ -43,6 +43,8 @@ async def observe(client: AsyncClient, *, timeout: float = 5.0) -> Observation:
                 f"/readyz answered HTTP {response.status_code}: {'; '.join(failed)[:300]}",
             )
         )
+    if not details:
+        return Observation(Probe(ProbeOutcome.READY, "the member's API server is ready"))
     try:
         return await asyncio.wait_for(_details(client, timeout=timeout), timeout * 3)
     except Exception as error:
@@ -50,13 +52,17 @@ async def observe(client: AsyncClient, *, timeout: float = 5.0) -> Observation:
 
 
 async def _details(client: AsyncClient, *, timeout: float) -> Observation:
-    version, core, groups = await asyncio.gather(
+    # Plain JSON rather than lightkube objects: decoding thousands of pods into objects every
+    # probe was the costliest thing the hub did on a busy fleet.
+    version, core, groups, node_list, pod_list = await asyncio.gather(
         get_raw(client, "/version", timeout=timeout),
         get_raw(client, "/api", accept=DISCOVERY_V2, timeout=timeout),
         get_raw(client, "/apis", accept=DISCOVERY_V2, timeout=timeout),
+        get_raw(client, "/api/v1/nodes", timeout=timeout),
+        get_raw(client, "/api/v1/pods", timeout=timeout),
     )
-    nodes = [dict(node) async for node in client.list(PlainNode)]
-    pods = [dict(pod) async for pod in client.list(PlainPod, namespace="*")]
+    nodes = node_list.json().get("items") or []
+    pods = pod_list.json().get("items") or []
     return Observation(
         probe=Probe(ProbeOutcome.READY, "the member's API server is ready"),
         kubernetes_version=str(version.json().get("gitVersion", "")) or None,

@@ -33,6 +33,9 @@ class HubOptions:
     leader_elect: bool = True
     lease_name: str = LEASE_NAME
     lease_duration: float = 15.0
+    qps: float = 200.0
+    """Client-side request rate per cluster (the API servers are the hub's own and its members)."""
+    burst: int = 400
     identity: str | None = None
     fleet: ClusterControllerOptions = field(default_factory=ClusterControllerOptions)
     state_dir: Path = field(default_factory=lambda: Path.cwd() / ".kokpit" / "hub")
@@ -64,6 +67,8 @@ def build_manager(options: HubOptions) -> Manager:
         else None
     )
     manager = Manager(
+        qps=options.qps,
+        burst=options.burst,
         metrics_host=options.metrics_host,
         metrics_port=options.metrics_port,
         leader_election=election,

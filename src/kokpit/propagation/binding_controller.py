@@ -35,6 +35,7 @@ template's finalizer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -539,8 +540,7 @@ class BindingController:
                 conflict_resolution=policy.spec.conflict_resolution,
                 preserve_resources_on_deletion=policy.spec.preserve_resources_on_deletion,
             )
-        for cluster, work in works.items():
-            await self._apply_work(cluster, work)
+        await asyncio.gather(*(self._apply_work(cluster, work) for cluster, work in works.items()))
         for work in ctx.works_of(ref):
             if _work_cluster(work) not in works and not (work.get("metadata") or {}).get("deletionTimestamp"):
                 await _delete(

@@ -170,7 +170,7 @@ class KindRegistry:
     """The template kinds being watched, each with its informer and binding controller."""
 
     context: PropagationContext
-    workers: int = 2
+    workers: int = 8
 
     def __post_init__(self) -> None:
         self.discovery = Discovery(self.context)

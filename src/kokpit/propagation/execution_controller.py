@@ -200,7 +200,7 @@ class ExecutionController:
     def setup(self) -> Controller:
         """Registers the controller: Works, and their member's Cluster appearing, going, or changing the
         API versions it serves."""
-        controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
+        controller = self.manager.controller(CONTROLLER_NAME, self, workers=16)
         controller.watch(self.works)
         self.members.clusters.add_handler(
             Handler(add=self._cluster_event, update=self._cluster_update, delete=self._cluster_event)

@@ -87,7 +87,7 @@ class BindingStatusController:
 
     def setup(self) -> Controller:
         self.works.add_indexer(BINDING_INDEX, _binding_index)
-        controller = self.manager.controller(CONTROLLER_NAME, self, workers=2)
+        controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
         controller.watch(self.bindings)
         controller.watch(self.cluster_bindings)
         controller.watch(self.works, mapper=self._binding_of_work)

@@ -21,9 +21,7 @@ def resource_class(resource: ResourceType) -> type[Any]:
     return make(resource.group, resource.version, resource.kind, resource.plural)  # type: ignore[no-any-return]
 
 
-# Core kinds read as plain dicts. lightkube's typed models insist on fields that real members may
-# leave empty (kwok nodes have no `nodeInfo.bootID`), and a member of another Kubernetes version
-# may return fields the models do not know. lightkube registers each generic class globally, so
-# they are defined here once for everyone.
+# Nodes read as plain dicts: lightkube's typed model insists on fields that real members may leave
+# empty (kwok nodes have no `nodeInfo.bootID`). lightkube registers each generic class globally,
+# so it is defined here once for everyone.
 PlainNode = create_global_resource("", "v1", "Node", "nodes")
-PlainPod = create_namespaced_resource("", "v1", "Pod", "pods")
