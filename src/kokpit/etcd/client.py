@@ -1,6 +1,6 @@
 """Talking to etcd members: the JSON gRPC gateway every member serves on its client URL, over mutual TLS.
 
-Why the gateway with httpx rather than the `etcdctl` binary: requests are async and cheap (no process
+Why the gateway with httpx2 rather than the `etcdctl` binary: requests are async and cheap (no process
 per call on a small machine), each one is bound to exactly one endpoint with its own timeout (etcdctl
 waits out its whole command timeout on a dead endpoint), and the JSON is the same from 3.5 and 3.6
 members, which matters in the middle of a rolling upgrade. uint64 fields (member IDs, sizes) arrive as
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 
 from kokpit.errors import KokpitError
 
@@ -125,7 +125,7 @@ class EtcdClient:
     """`EtcdClient` sends gateway requests to named endpoints with one TLS identity; close with `aclose`."""
 
     def __init__(self, tls: ClientTLS, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self._http = httpx.AsyncClient(verify=ssl_context(tls), timeout=timeout, trust_env=False)
+        self._http = httpx2.AsyncClient(verify=ssl_context(tls), timeout=timeout, trust_env=False)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -146,7 +146,7 @@ class EtcdClient:
                 response = await self._http.post(url, json=body)
             else:
                 response = await self._http.post(url, json=body, timeout=timeout)
-        except httpx.HTTPError as error:
+        except httpx2.HTTPError as error:
             raise EtcdError(endpoint, f"{type(error).__name__}: {error}".rstrip(": ")) from error
         try:
             data = response.json()
@@ -227,7 +227,7 @@ class EtcdClient:
             if problem is not None:
                 raise EtcdError(endpoint, f"snapshot: {problem}")
             os.replace(tmp, destination)
-        except httpx.HTTPError as error:
+        except httpx2.HTTPError as error:
             raise EtcdError(endpoint, f"snapshot: {type(error).__name__}: {error}") from error
         finally:
             with contextlib.suppress(FileNotFoundError):
