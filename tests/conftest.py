@@ -2,21 +2,30 @@
 
 Integration tests never mock the Kubernetes API: they talk to real kube-apiservers started here.
 The processes are tied to this test process, so even a test run killed hard takes them along.
+`KOKPIT_SANDBOX_DIR=/tmp/dir pytest ...` reuses a sandbox started with `kokpit sandbox up --dir
+/tmp/dir` instead (faster when iterating; it is left running).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from kokpit import sandbox as sandboxes
 from kokpit.sandbox import UpOptions
-from tests.support import MEMBERS, NODES, HubThread, SandboxHandle, ensure_joined
+from tests.support import MEMBERS, NODES, ExternalSandbox, HubThread, SandboxHandle, ensure_joined
 
 
 @pytest.fixture(scope="session")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    existing = os.environ.get("KOKPIT_SANDBOX_DIR")
+    if existing:
+        external = Path(existing).resolve()
+        yield ExternalSandbox(dir=external, state=sandboxes.load(external))
+        return
     directory = tmp_path_factory.mktemp("sandbox")
     state = sandboxes.up(directory, UpOptions(members=MEMBERS, nodes=NODES, tie_to_parent=True))
     try:

@@ -50,6 +50,14 @@ class SandboxHandle:
         return sandboxes.kill(self.dir, cluster, component, sig=sig)
 
 
+class ExternalSandbox(SandboxHandle):
+    """A sandbox this test process did not start: what it restarts must outlive the tests."""
+
+    def restart(self, cluster: str, component: str) -> None:
+        sandboxes.restart(self.dir, cluster, component, tie_to_parent=False)
+        self.state = sandboxes.load(self.dir)
+
+
 def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Runs the sandbox's own kubectl against `kubeconfig`."""
     binary = find_binaries().kubectl

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -24,7 +23,6 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.types import PatchType
 
-from kokpit import sandbox as sandboxes
 from kokpit.binaries import DEFAULT_ETCD_VERSION, build_binaries
 from kokpit.etcd import EtcdClient, EtcdSettings, add_etcd_controllers
 from kokpit.etcd.client import ClientTLS, EtcdError
@@ -47,13 +45,9 @@ def etcd_versions() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def etcd_sandbox(request: pytest.FixtureRequest) -> SandboxHandle:
-    existing = os.environ.get("KOKPIT_SANDBOX_DIR")
-    if existing:
-        directory = Path(existing).resolve()
-        return SandboxHandle(dir=directory, state=sandboxes.load(directory))
-    handle: SandboxHandle = request.getfixturevalue("sandbox")
-    return handle
+def etcd_sandbox(sandbox: SandboxHandle) -> SandboxHandle:
+    """The session sandbox (or the one named by $KOKPIT_SANDBOX_DIR, see tests/conftest.py)."""
+    return sandbox
 
 
 @dataclass

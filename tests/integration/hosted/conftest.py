@@ -25,7 +25,6 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
-from kokpit import sandbox as sandboxes
 from kokpit.binaries import build_binaries
 from kokpit.etcd import EtcdSettings, add_etcd_controllers
 from kokpit.etcd.resources import EtcdClusterResource
@@ -52,13 +51,9 @@ def previous_version() -> str:
 
 
 @pytest.fixture(scope="session")
-def hosted_sandbox(request: pytest.FixtureRequest) -> SandboxHandle:
-    existing = os.environ.get("KOKPIT_SANDBOX_DIR")
-    if existing:
-        directory = Path(existing).resolve()
-        return SandboxHandle(dir=directory, state=sandboxes.load(directory))
-    handle: SandboxHandle = request.getfixturevalue("sandbox")
-    return handle
+def hosted_sandbox(sandbox: SandboxHandle) -> SandboxHandle:
+    """The session sandbox (or the one named by $KOKPIT_SANDBOX_DIR, see tests/conftest.py)."""
+    return sandbox
 
 
 @dataclass

@@ -6,36 +6,21 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
-from kokpit import sandbox as sandboxes
 from kokpit.runtime import ClusterClients
 from tests.support import SandboxHandle
 
 
-class ExternalSandbox(SandboxHandle):
-    """A sandbox this test process did not start: what it restarts must outlive the tests."""
-
-    def restart(self, cluster: str, component: str) -> None:
-        sandboxes.restart(self.dir, cluster, component, tie_to_parent=False)
-        self.state = sandboxes.load(self.dir)
-
-
 @pytest.fixture(scope="session")
-def rt_sandbox(request: pytest.FixtureRequest) -> SandboxHandle:
-    existing = os.environ.get("KOKPIT_SANDBOX_DIR")
-    if existing:
-        directory = Path(existing).resolve()
-        return ExternalSandbox(dir=directory, state=sandboxes.load(directory))
-    handle: SandboxHandle = request.getfixturevalue("sandbox")
-    return handle
+def rt_sandbox(sandbox: SandboxHandle) -> SandboxHandle:
+    """The session sandbox (or the one named by $KOKPIT_SANDBOX_DIR, see tests/conftest.py)."""
+    return sandbox
 
 
 @pytest.fixture
