@@ -173,13 +173,24 @@ def networking_problem(networking: NetworkingSpec) -> str | None:
     return None
 
 
-class ExposureSpec(KokpitModel):
-    """Where the API server is reached (process runtime)."""
+class ExposureType(StrEnum):
+    """How the API server's Service is exposed (kubernetes runtime)."""
 
+    LOAD_BALANCER = "LoadBalancer"
+    NODE_PORT = "NodePort"
+    CLUSTER_IP = "ClusterIP"
+
+
+class ExposureSpec(KokpitModel):
+    """Where the API server is reached."""
+
+    type: ExposureType | None = None
+    """Kubernetes runtime: the type of the API server's Service in the meta cluster (default
+    LoadBalancer)."""
     address: Annotated[str, Field(min_length=1, max_length=64)] = "127.0.0.1"
-    """The address the API server listens on and advertises."""
+    """Process runtime: the address the API server listens on and advertises."""
     port: Annotated[int, Field(ge=1024, le=65535)] | None = None
-    """The port; a free one is chosen (and kept) when unset."""
+    """Process runtime: the port; a free one is chosen (and kept) when unset."""
 
 
 class CertificatesSpec(KokpitModel):

@@ -36,6 +36,7 @@ from kokpit.fleet.names import KUBECONFIG_KEY, kubeconfig_secret_name
 from kokpit.lifecycle import addons, pki
 from kokpit.lifecycle.hosted import certificates, components, inside, names, plan
 from kokpit.lifecycle.hosted import etcd as hosted_etcd
+from kokpit.lifecycle.hosted import kubernetes_runtime as kube
 from kokpit.lifecycle.hosted.versions import SupportedVersions, check_version_change, load_supported
 from kokpit.lifecycle.runtime import ComponentSpec, ComponentState, Group, ProcessRuntime
 from kokpit.runtime import (
@@ -82,6 +83,9 @@ class HostedSettings:
     versions: Callable[[], SupportedVersions] = load_supported
     addon_namespace: str = SECRET_NAMESPACE
     """Hub namespace holding imported addon definitions."""
+    meta_clients: Callable[[str], AsyncClient | None] | None = None
+    """The client of a meta cluster by name (kubernetes runtime); when unset, one is made from the
+    member's kubeconfig Secret in the hub."""
 
 
 @dataclass
@@ -126,11 +130,15 @@ class HostedClusterReconciler:
         self._restarts: dict[tuple[str, str, str], plan.RestartHistory] = {}
         self._unhealthy_since: dict[tuple[str, str, str], float] = {}
         self._looping: set[tuple[str, str, str]] = set()
+        self._meta_clients: dict[str, tuple[bytes, AsyncClient]] = {}
 
     async def aclose(self) -> None:
         for _, client in self._clients.values():
             await client.close()
         self._clients.clear()
+        for _, client in self._meta_clients.values():
+            await client.close()
+        self._meta_clients.clear()
 
     # -- reconcile ------------------------------------------------------------------------------
 
@@ -172,10 +180,8 @@ class HostedClusterReconciler:
     ) -> None:
         namespace, name = str(obj.metadata.namespace), str(obj.metadata.name)
         if spec.runtime is HostedRuntime.KUBERNETES:
-            state.set(
-                "VersionAccepted", False, "RuntimeUnsupported", "the kubernetes runtime is not reconciled yet"
-            )
-            raise Stop
+            await self._reconcile_kubernetes(obj, spec, previous, state)
+            return
         runtime = self._runtime(spec)
         group = names.group_of(namespace, name)
 
@@ -320,7 +326,15 @@ class HostedClusterReconciler:
         )
 
     async def _pki(
-        self, obj: Any, spec: HostedClusterSpec, networking: NetworkingSpec, address: str, state: _Pass
+        self,
+        obj: Any,
+        spec: HostedClusterSpec,
+        networking: NetworkingSpec,
+        address: str,
+        state: _Pass,
+        *,
+        apiserver_ips: tuple[str, ...] | None = None,
+        apiserver_dns_names: tuple[str, ...] = (),
     ) -> pki.ClusterPKI:
         name = str(obj.metadata.name)
         settings = spec.certificates
@@ -330,8 +344,8 @@ class HostedClusterReconciler:
         )
         params = certificates.PKIParameters(
             cluster=name,
-            apiserver_ips=(address,),
-            apiserver_dns_names=(),
+            apiserver_ips=apiserver_ips if apiserver_ips is not None else (address,),
+            apiserver_dns_names=apiserver_dns_names,
             service_ip=certificates.service_ip(networking.service_cidr),
             cluster_domain=networking.cluster_domain,
             validity=validity,
@@ -647,6 +661,147 @@ class HostedClusterReconciler:
                 if error.status.code != 404:
                     raise
 
+    # -- kubernetes runtime ---------------------------------------------------------------------
+
+    async def _reconcile_kubernetes(
+        self, obj: Any, spec: HostedClusterSpec, previous: dict[str, Any], state: _Pass
+    ) -> None:
+        """The control plane as Deployments, a Service and Secrets in `spec.metaCluster` (see
+        `kubernetes_runtime`): version check, etcd, Service, PKI, then the objects; the conditions
+        say how far the Deployments are rolled out in the meta cluster."""
+        namespace, name = str(obj.metadata.namespace), str(obj.metadata.name)
+        meta = spec.meta_cluster or ""
+        client = await self._meta_client(meta)
+        if client is None:
+            state.set(
+                "APIServerAvailable",
+                False,
+                "MetaClusterUnavailable",
+                f"no client for meta cluster {meta!r}: it must be a member of the fleet with a kubeconfig",
+            )
+            state.busy = True
+            raise Stop
+        control = kube.MetaControlPlane(client)
+        target_namespace = kube.control_plane_namespace(namespace, name)
+        deployments = await control.deployments(target_namespace)
+        state.running = {c: kube.running_version(deployments[c]) for c in names.CONTROL_PLANE}
+        current = previous.get("version") or _lowest(state.running)
+        supported = self.settings.versions()
+        verdict = check_version_change(spec.kubernetes_version, current, supported)
+        state.set("VersionAccepted", verdict.allowed, verdict.reason, verdict.message)
+        target = spec.kubernetes_version if verdict.allowed else current
+        if target is None:
+            raise Stop
+        state.target = target
+
+        target_etcd = hosted_etcd.target_of(namespace, name, spec)
+        if target_etcd.owned:
+            entry = supported.get(target) or supported.get(supported.default)
+            assert entry is not None
+            await hosted_etcd.ensure_owned(self.client, obj, spec, etcd_version=entry.etcd)
+        readiness = await hosted_etcd.read_access(self.client, namespace, target_etcd)
+        state.set("EtcdReady", readiness.access is not None, readiness.reason, readiness.message)
+        if readiness.access is None:
+            state.busy = True
+            raise Stop
+
+        healthy = {c: kube.deployment_condition(deployments[c]).status for c in names.CONTROL_PLANE}
+        versions = plan.component_versions(target, state.running, healthy)
+        networking = spec.networking or NetworkingSpec()
+        params = kube.ControlPlaneParameters(
+            cluster=name,
+            hub_namespace=namespace,
+            versions=versions,
+            etcd=readiness.access,
+            replicas=spec.control_plane.replicas if spec.control_plane else 1,
+            service_type=(
+                spec.exposure.type if spec.exposure and spec.exposure.type else kube.ServiceType.LOAD_BALANCER
+            ),
+            service_cidr=networking.service_cidr,
+        )
+        # The Service first: its addresses go into the API server's certificate.
+        await control.apply([kube.render_namespace(params), kube.render_service(params)])
+        service = await control.service(target_namespace)
+        ips, hosts = kube.service_addresses(service)
+        cluster_pki = await self._pki(
+            obj,
+            spec,
+            networking,
+            "127.0.0.1",
+            state,
+            apiserver_ips=("127.0.0.1", *ips),
+            apiserver_dns_names=(*kube.apiserver_dns_names(target_namespace), *hosts),
+        )
+        await control.apply(kube.render_all(params, cluster_pki))
+
+        deployments = await control.deployments(target_namespace)
+        for component in names.CONTROL_PLANE:
+            condition = kube.deployment_condition(deployments[component])
+            state.set(plan.CONDITION_OF[component], condition.status, condition.reason, condition.message)
+            state.components[component] = {} if condition.status else {"message": condition.message}
+            state.running[component] = versions[component]
+            state.busy = state.busy or not condition.status
+        state.endpoint = kube.service_endpoint(
+            service, node_address=spec.exposure.address if spec.exposure else None
+        )
+        if state.endpoint is not None:
+            admin = pki.kubeconfig_yaml(
+                pki.kubeconfig(
+                    cluster=name,
+                    server=state.endpoint,
+                    ca_pem=cluster_pki.ca.cert_pem,
+                    user="kokpit-admin",
+                    credentials=cluster_pki.admin,
+                )
+            ).encode()
+            await self._ensure_secret(
+                obj, names.admin_kubeconfig_secret_name(name), {names.ADMIN_KUBECONFIG_KEY: admin}
+            )
+
+    async def _meta_client(self, meta: str) -> AsyncClient | None:
+        """The meta cluster's client: from `settings.meta_clients`, else made (and kept until its
+        kubeconfig changes) from the member's kubeconfig Secret in the hub; None when there is none."""
+        if self.settings.meta_clients is not None:
+            return self.settings.meta_clients(meta)
+        cluster = await _get(self.client, ClusterResource, meta)
+        if cluster is None:
+            return None
+        ref = (cluster.get("spec") or {}).get("secretRef") or {}
+        secret = await _get(
+            self.client,
+            Secret,
+            str(ref.get("name") or kubeconfig_secret_name(meta)),
+            str(ref.get("namespace") or SECRET_NAMESPACE),
+        )
+        encoded = (secret.data or {}).get(KUBECONFIG_KEY) if secret is not None else None
+        if not encoded:
+            return None
+        kubeconfig = base64.b64decode(encoded)
+        cached = self._meta_clients.get(meta)
+        if cached is not None and cached[0] == kubeconfig:
+            return cached[1]
+        if cached is not None:
+            await cached[1].close()
+        client = make_client(f"meta/{meta}", yaml.safe_load(kubeconfig), qps=None, timeout=10.0)
+        self._meta_clients[meta] = (kubeconfig, client)
+        return client
+
+    async def _delete_kubernetes(self, obj: Any, spec: HostedClusterSpec) -> None:
+        """Deletes the control plane's namespace in the meta cluster; when the meta cluster cannot be
+        reached, says so in an Event and lets the HostedCluster go."""
+        namespace, name = str(obj.metadata.namespace), str(obj.metadata.name)
+        target_namespace = kube.control_plane_namespace(namespace, name)
+        client = await self._meta_client(spec.meta_cluster or "")
+        if client is None:
+            await self._event(
+                obj,
+                "Warning",
+                "MetaClusterUnavailable",
+                f"cannot reach meta cluster {spec.meta_cluster!r}: namespace {target_namespace} may be left",
+            )
+            return
+        await kube.MetaControlPlane(client).delete(target_namespace)
+
     # -- deletion -------------------------------------------------------------------------------
 
     async def _delete(self, obj: Any) -> Result:
@@ -663,8 +818,11 @@ class HostedClusterReconciler:
         ) == names.hosted_by(namespace, name):
             await self._unjoin(names.fleet_cluster_name(name))
         await self._forget(namespace, name)
-        runtime = self._runtime_for(spec)
-        await runtime.remove_group(names.group_of(namespace, name))
+        if spec is not None and spec.runtime is HostedRuntime.KUBERNETES:
+            await self._delete_kubernetes(obj, spec)
+        else:
+            runtime = self._runtime_for(spec)
+            await runtime.remove_group(names.group_of(namespace, name))
         if spec is not None:
             await hosted_etcd.delete_owned(
                 self.client, namespace, hosted_etcd.target_of(namespace, name, spec)

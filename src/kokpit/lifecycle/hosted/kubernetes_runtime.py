@@ -1,0 +1,561 @@
+"""A hosted cluster's control plane as Deployments in a meta cluster (the `kubernetes` runtime).
+
+Per HostedCluster `ns/name` with `metaCluster: M`, kokpit owns the namespace `kokpit-hosted-ns-name`
+of M (`control_plane_namespace`) and puts there:
+
+- a Service `kube-apiserver` (port 6443) of the type asked for (LoadBalancer by default);
+- a Secret `<component>-files` per component: the PKI files it reads under `/etc/kubernetes/pki` and,
+  for the controller-manager and the scheduler, a kubeconfig whose server is the Service's DNS name;
+- a Deployment per component: kube-apiserver with `controlPlane.replicas` replicas spread by
+  hostname, kube-controller-manager and kube-scheduler with one replica each and leader election on
+  (a rolling update briefly runs two). Images are `registry.k8s.io/<component>:<version>`; the
+  command lines come from `kokpit.lifecycle.controlplane`, with the mounted paths.
+
+The pod template carries a revision (a hash of what the process reads only at start): a changed
+argv, service-account key or etcd CA rolls the Deployment; renewed serving certificates do not,
+since kube-apiserver reloads them from the Secret volume. Deleting the namespace removes everything.
+
+`render_*`, `deployment_condition`, `service_endpoint` and `running_version` are pure; the
+`MetaControlPlane` class is the thin I/O (server-side apply, field manager `kokpit`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from lightkube import ApiError, AsyncClient, codecs
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Namespace, Service
+
+from kokpit.api.hostedcluster import ExposureType
+from kokpit.lifecycle import controlplane, pki
+from kokpit.lifecycle.hosted import names
+from kokpit.lifecycle.hosted.components import EtcdAccess
+from kokpit.lifecycle.hosted.plan import ConditionValue
+from kokpit.lifecycle.runtime.kubernetes import COMPONENT_LABEL, FIELD_MANAGER, REVISION_ANNOTATION
+
+NAMESPACE_PREFIX = "kokpit-hosted-"
+HUB_NAMESPACE_LABEL = "cluster.kokpit.io/hosted-namespace"
+"""On every object in the meta cluster: the hub namespace of its HostedCluster (with `CLUSTER_LABEL`)."""
+VERSION_LABEL = "cluster.kokpit.io/version"
+"""On a Deployment and its pod template: the Kubernetes version it runs."""
+
+REGISTRY = "registry.k8s.io"
+APISERVER_PORT = 6443
+CONTROLLER_MANAGER_PORT = 10257
+SCHEDULER_PORT = 10259
+PORTS = {
+    names.APISERVER: APISERVER_PORT,
+    names.CONTROLLER_MANAGER: CONTROLLER_MANAGER_PORT,
+    names.SCHEDULER: SCHEDULER_PORT,
+}
+FILES_MOUNT = PurePosixPath("/etc/kubernetes")
+PKI_DIR = "pki"
+KUBECONFIG_FILE = "kubeconfig"
+CERT_DIR = PurePosixPath("/var/run/kubernetes")
+"""An emptyDir where the controller-manager and scheduler keep their self-signed serving certificates."""
+
+RESOURCES: dict[str, dict[str, dict[str, str]]] = {
+    names.APISERVER: {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "2Gi"}},
+    names.CONTROLLER_MANAGER: {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    names.SCHEDULER: {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+}
+"""Requests sized after kubeadm's static pods; memory limits only (CPU limits throttle the API server)."""
+
+
+ServiceType = ExposureType
+"""How the API server's Service is exposed: the API's `spec.exposure.type`."""
+
+
+@dataclass(frozen=True)
+class ControlPlaneParameters:
+    """What the rendering of one hosted control plane needs besides its PKI."""
+
+    cluster: str
+    """The HostedCluster's name."""
+    hub_namespace: str
+    """The HostedCluster's namespace in the hub."""
+    versions: Mapping[str, str]
+    """The Kubernetes version each control-plane component runs (see `plan.component_versions`)."""
+    etcd: EtcdAccess
+    replicas: int = 1
+    """kube-apiserver replicas."""
+    service_type: ServiceType = ServiceType.LOAD_BALANCER
+    service_cidr: str = "10.96.0.0/16"
+
+    @property
+    def namespace(self) -> str:
+        return control_plane_namespace(self.hub_namespace, self.cluster)
+
+
+# --- names ---------------------------------------------------------------------------------------
+
+
+def control_plane_namespace(hub_namespace: str, cluster: str) -> str:
+    """`control_plane_namespace` is the meta-cluster namespace of HostedCluster `hub_namespace/cluster`:
+    `kokpit-hosted-<ns>-<name>`, cut and suffixed with a hash when longer than 63 characters."""
+    full = f"{NAMESPACE_PREFIX}{hub_namespace}-{cluster}"
+    if len(full) <= 63:
+        return full
+    digest = hashlib.sha256(f"{hub_namespace}/{cluster}".encode()).hexdigest()[:8]
+    return f"{full[:54].rstrip('-')}-{digest}"
+
+
+def files_secret_name(component: str) -> str:
+    """`files_secret_name` is the Secret with `component`'s PKI files (and kubeconfig)."""
+    return f"{component}-files"
+
+
+def service_host(namespace: str) -> str:
+    """`service_host` is the in-cluster DNS name of the API server's Service in `namespace`."""
+    return f"{names.APISERVER}.{namespace}.svc"
+
+
+def internal_server(namespace: str) -> str:
+    """`internal_server` is the API server's URL for clients inside the meta cluster."""
+    return f"https://{service_host(namespace)}:{APISERVER_PORT}"
+
+
+def apiserver_dns_names(namespace: str, *, cluster_domain: str = "cluster.local") -> tuple[str, ...]:
+    """`apiserver_dns_names` are the Service's names the API server's certificate must carry."""
+    return (
+        names.APISERVER,
+        f"{names.APISERVER}.{namespace}",
+        service_host(namespace),
+        f"{service_host(namespace)}.{cluster_domain}",
+    )
+
+
+def image(component: str, version: str) -> str:
+    """`image` is the upstream image of `component` at `version` (`registry.k8s.io/kube-apiserver:v1.x.y`)."""
+    return f"{REGISTRY}/{component}:{version}"
+
+
+def labels(params: ControlPlaneParameters) -> dict[str, str]:
+    """`labels` are on every object kokpit makes in the meta cluster for this HostedCluster."""
+    return {
+        **names.MANAGED_BY,
+        names.CLUSTER_LABEL: params.cluster,
+        HUB_NAMESPACE_LABEL: params.hub_namespace,
+    }
+
+
+def selector(params: ControlPlaneParameters, component: str) -> dict[str, str]:
+    """`selector` picks the Pods of `component` (the Deployment's immutable selector)."""
+    return {names.CLUSTER_LABEL: params.cluster, COMPONENT_LABEL: component}
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def _pki_paths() -> pki.PKIPaths:
+    return pki.pki_paths(Path(str(FILES_MOUNT / PKI_DIR)))
+
+
+def _relative(path: Path) -> str:
+    return str(PurePosixPath(path).relative_to(FILES_MOUNT))
+
+
+def _secret_key(relative: str) -> str:
+    return relative.replace("/", "__")
+
+
+def component_files(
+    component: str, params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI
+) -> dict[str, bytes]:
+    """`component_files` are the files `component` reads, by path relative to `FILES_MOUNT`."""
+    paths = _pki_paths()
+    if component == names.APISERVER:
+        return {
+            _relative(paths.ca_cert): cluster_pki.ca.cert_pem,
+            _relative(paths.apiserver_cert): cluster_pki.apiserver.cert_pem,
+            _relative(paths.apiserver_key): cluster_pki.apiserver.key_pem,
+            _relative(paths.apiserver_kubelet_client_cert): cluster_pki.apiserver_kubelet_client.cert_pem,
+            _relative(paths.apiserver_kubelet_client_key): cluster_pki.apiserver_kubelet_client.key_pem,
+            _relative(paths.front_proxy_ca_cert): cluster_pki.front_proxy_ca.cert_pem,
+            _relative(paths.front_proxy_client_cert): cluster_pki.front_proxy_client.cert_pem,
+            _relative(paths.front_proxy_client_key): cluster_pki.front_proxy_client.key_pem,
+            _relative(paths.service_account_pub): cluster_pki.service_account_pub,
+            _relative(paths.service_account_key): cluster_pki.service_account_key,
+            _relative(paths.etcd_ca_cert): params.etcd.ca_pem,
+            _relative(paths.apiserver_etcd_client_cert): params.etcd.cert_pem,
+            _relative(paths.apiserver_etcd_client_key): params.etcd.key_pem,
+        }
+    if component == names.CONTROLLER_MANAGER:
+        return {
+            KUBECONFIG_FILE: component_kubeconfig(
+                params, cluster_pki, "system:kube-controller-manager", cluster_pki.controller_manager
+            ),
+            _relative(paths.ca_cert): cluster_pki.ca.cert_pem,
+            _relative(paths.ca_key): cluster_pki.ca.key_pem,
+            _relative(paths.front_proxy_ca_cert): cluster_pki.front_proxy_ca.cert_pem,
+            _relative(paths.service_account_key): cluster_pki.service_account_key,
+        }
+    if component == names.SCHEDULER:
+        return {
+            KUBECONFIG_FILE: component_kubeconfig(
+                params, cluster_pki, "system:kube-scheduler", cluster_pki.scheduler
+            ),
+        }
+    raise ValueError(f"not a control-plane component: {component}")
+
+
+def component_kubeconfig(
+    params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI, user: str, cert: pki.CertKey
+) -> bytes:
+    """`component_kubeconfig` is a kubeconfig for `user` against the API server's Service DNS name."""
+    config = pki.kubeconfig(
+        cluster=params.cluster,
+        server=internal_server(params.namespace),
+        ca_pem=cluster_pki.ca.cert_pem,
+        user=user,
+        credentials=cert,
+    )
+    return pki.kubeconfig_yaml(config).encode()
+
+
+def component_argv(component: str, params: ControlPlaneParameters) -> list[str]:
+    """`component_argv` is `component`'s command line with the mounted paths (argv[0] is the binary
+    name, on the PATH of the upstream images)."""
+    paths = _pki_paths()
+    kubeconfig = Path(str(FILES_MOUNT / KUBECONFIG_FILE))
+    if component == names.APISERVER:
+        options = controlplane.APIServerOptions(
+            bind_address="0.0.0.0",
+            advertise_address="$(POD_IP)",
+            secure_port=APISERVER_PORT,
+            etcd_servers=list(params.etcd.endpoints),
+            service_cluster_ip_range=params.service_cidr,
+            etcd_prefix=params.etcd.prefix,
+        )
+        return controlplane.kube_apiserver_argv(Path(component), options=options, pki=paths)
+    if component == names.CONTROLLER_MANAGER:
+        return controlplane.kube_controller_manager_argv(
+            Path(component),
+            kubeconfig=kubeconfig,
+            pki=paths,
+            bind_address="0.0.0.0",
+            secure_port=CONTROLLER_MANAGER_PORT,
+            cert_dir=Path(str(CERT_DIR)),
+            leader_elect=True,
+        )
+    if component == names.SCHEDULER:
+        return controlplane.kube_scheduler_argv(
+            Path(component),
+            kubeconfig=kubeconfig,
+            bind_address="0.0.0.0",
+            secure_port=SCHEDULER_PORT,
+            cert_dir=Path(str(CERT_DIR)),
+            leader_elect=True,
+        )
+    raise ValueError(f"not a control-plane component: {component}")
+
+
+def revision(component: str, params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI) -> str:
+    """`revision` hashes what `component` reads only at start: its argv and image, and its files except
+    the API server's certificates, which it reloads from disk."""
+    argv = component_argv(component, params)
+    files = component_files(component, params, cluster_pki)
+    if component == names.APISERVER:
+        paths = _pki_paths()
+        kept = {
+            _relative(paths.service_account_pub),
+            _relative(paths.service_account_key),
+            _relative(paths.etcd_ca_cert),
+        }
+        files = {k: v for k, v in files.items() if k in kept}
+    digest = hashlib.sha256("\0".join([image(component, params.versions[component]), *argv]).encode())
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + files[path])
+    return f"{params.versions[component]}/{digest.hexdigest()[:16]}"
+
+
+# --- objects -------------------------------------------------------------------------------------
+
+
+def render_namespace(params: ControlPlaneParameters) -> dict[str, Any]:
+    """`render_namespace` is the meta-cluster namespace holding the control plane."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": params.namespace, "labels": labels(params)},
+    }
+
+
+def render_files_secret(
+    component: str, params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI
+) -> dict[str, Any]:
+    """`render_files_secret` holds `component`'s files; keys are the relative paths with `/` -> `__`."""
+    files = component_files(component, params, cluster_pki)
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": files_secret_name(component),
+            "namespace": params.namespace,
+            "labels": {**labels(params), COMPONENT_LABEL: component},
+        },
+        "type": "Opaque",
+        "data": {_secret_key(path): base64.b64encode(content).decode() for path, content in files.items()},
+    }
+
+
+def render_service(params: ControlPlaneParameters) -> dict[str, Any]:
+    """`render_service` is the API server's Service, port 6443, of type `params.service_type`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": names.APISERVER,
+            "namespace": params.namespace,
+            "labels": {**labels(params), COMPONENT_LABEL: names.APISERVER},
+        },
+        "spec": {
+            "type": params.service_type.value,
+            "selector": selector(params, names.APISERVER),
+            "ports": [
+                {"name": "https", "port": APISERVER_PORT, "targetPort": APISERVER_PORT, "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def _probe(path: str, port: int, *, period: int, failures: int, delay: int = 0) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": port, "scheme": "HTTPS"},
+        "initialDelaySeconds": delay,
+        "periodSeconds": period,
+        "timeoutSeconds": 15,
+        "failureThreshold": failures,
+    }
+
+
+def _probes(component: str) -> dict[str, Any]:
+    port = PORTS[component]
+    if component == names.APISERVER:
+        return {
+            "readinessProbe": _probe("/readyz", port, period=1, failures=3),
+            "livenessProbe": _probe("/livez", port, period=10, failures=8, delay=10),
+            "startupProbe": _probe("/livez", port, period=10, failures=24, delay=10),
+        }
+    return {
+        "readinessProbe": _probe("/healthz", port, period=5, failures=3),
+        "livenessProbe": _probe("/healthz", port, period=10, failures=8, delay=10),
+    }
+
+
+def _anti_affinity(params: ControlPlaneParameters, component: str) -> dict[str, Any]:
+    """Replicas prefer distinct nodes. Preferred, not required: a required rule would leave a replica
+    (and every rolling update's surge Pod) pending on a meta cluster with fewer nodes than replicas."""
+    return {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "labelSelector": {"matchLabels": selector(params, component)},
+                        "topologyKey": "kubernetes.io/hostname",
+                    },
+                }
+            ]
+        }
+    }
+
+
+def render_deployment(
+    component: str, params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI
+) -> dict[str, Any]:
+    """`render_deployment` runs `component` at `params.versions[component]`: the API server with
+    `params.replicas` replicas, the others with one (leader election on). Files are mounted read-only
+    under `FILES_MOUNT`; rolling updates add one Pod before removing one."""
+    version = params.versions[component]
+    argv = component_argv(component, params)
+    files = component_files(component, params, cluster_pki)
+    replicas = params.replicas if component == names.APISERVER else 1
+    pod_labels = {**labels(params), **selector(params, component), VERSION_LABEL: version}
+    container: dict[str, Any] = {
+        "name": component,
+        "image": image(component, version),
+        "imagePullPolicy": "IfNotPresent",
+        "command": argv,
+        "ports": [{"name": "https", "containerPort": PORTS[component], "protocol": "TCP"}],
+        **_probes(component),
+        "resources": RESOURCES[component],
+        "volumeMounts": [{"name": "files", "mountPath": str(FILES_MOUNT), "readOnly": True}],
+    }
+    volumes: list[dict[str, Any]] = [
+        {
+            "name": "files",
+            "secret": {
+                "secretName": files_secret_name(component),
+                "defaultMode": 0o400,
+                "items": [{"key": _secret_key(path), "path": path} for path in sorted(files)],
+            },
+        }
+    ]
+    if component == names.APISERVER:
+        container["env"] = [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+    else:
+        container["volumeMounts"].append({"name": "certs", "mountPath": str(CERT_DIR)})
+        volumes.append({"name": "certs", "emptyDir": {}})
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": component,
+            "namespace": params.namespace,
+            "labels": {**labels(params), COMPONENT_LABEL: component, VERSION_LABEL: version},
+        },
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector(params, component)},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": {
+                "metadata": {
+                    "labels": pod_labels,
+                    "annotations": {REVISION_ANNOTATION: revision(component, params, cluster_pki)},
+                },
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "affinity": _anti_affinity(params, component),
+                    "containers": [container],
+                    "volumes": volumes,
+                },
+            },
+        },
+    }
+
+
+def render_all(params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI) -> list[dict[str, Any]]:
+    """`render_all` is every object of the control plane, in the order to apply them (namespace,
+    Service, Secrets, then Deployments in upgrade order)."""
+    out = [render_namespace(params), render_service(params)]
+    out += [render_files_secret(c, params, cluster_pki) for c in names.CONTROL_PLANE]
+    out += [render_deployment(c, params, cluster_pki) for c in names.CONTROL_PLANE]
+    return out
+
+
+# --- reading back --------------------------------------------------------------------------------
+
+
+def deployment_condition(deployment: Mapping[str, Any] | None) -> ConditionValue:
+    """`deployment_condition` says whether a Deployment is rolled out and every replica available:
+    the controller saw the latest spec, every replica runs the latest template and is available."""
+    if deployment is None:
+        return ConditionValue(False, "NotReady", "Deployment does not exist yet")
+    metadata = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    if int(status.get("observedGeneration") or 0) < int(metadata.get("generation") or 0):
+        return ConditionValue(False, "NotReady", "Deployment change not yet observed")
+    message = f"{available}/{wanted} replicas available, {updated} up to date"
+    if updated < wanted or total > wanted:
+        return ConditionValue(False, "RollingOut", message)
+    if available < wanted:
+        return ConditionValue(False, "NotReady", message)
+    return ConditionValue(True, "DeploymentAvailable", message)
+
+
+def running_version(deployment: Mapping[str, Any] | None) -> str | None:
+    """`running_version` is the version a Deployment made here runs (None when there is none)."""
+    if deployment is None:
+        return None
+    template = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    version = (template.get("labels") or {}).get(VERSION_LABEL)
+    return str(version) if version else None
+
+
+def service_addresses(service: Mapping[str, Any] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`service_addresses` are the (IPs, DNS names) a Service is reached at: its cluster IP and its
+    load-balancer ingress, for the API server's certificate."""
+    if service is None:
+        return (), ()
+    ips: list[str] = []
+    hosts: list[str] = []
+    cluster_ip = (service.get("spec") or {}).get("clusterIP")
+    if cluster_ip and cluster_ip != "None":
+        ips.append(str(cluster_ip))
+    for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+        if ingress.get("ip"):
+            ips.append(str(ingress["ip"]))
+        if ingress.get("hostname"):
+            hosts.append(str(ingress["hostname"]))
+    return tuple(ips), tuple(hosts)
+
+
+def service_endpoint(service: Mapping[str, Any] | None, *, node_address: str | None = None) -> str | None:
+    """`service_endpoint` is the API server's URL as its Service exposes it: the first load-balancer
+    ingress (LoadBalancer), `node_address` and the node port (NodePort), the cluster IP (ClusterIP);
+    None while there is none (no load balancer assigned yet, or no node address known)."""
+    if service is None:
+        return None
+    spec = service.get("spec") or {}
+    type_ = spec.get("type") or ServiceType.CLUSTER_IP.value
+    if type_ == ServiceType.LOAD_BALANCER.value:
+        for ingress in ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []:
+            host = ingress.get("ip") or ingress.get("hostname")
+            if host:
+                return f"https://{host}:{APISERVER_PORT}"
+        return None
+    if type_ == ServiceType.NODE_PORT.value:
+        ports: Sequence[Mapping[str, Any]] = spec.get("ports") or []
+        node_port = next((p.get("nodePort") for p in ports if p.get("port") == APISERVER_PORT), None)
+        if node_address and node_port:
+            return f"https://{node_address}:{node_port}"
+        return None
+    cluster_ip = spec.get("clusterIP")
+    if cluster_ip and cluster_ip != "None":
+        return f"https://{cluster_ip}:{APISERVER_PORT}"
+    return None
+
+
+# --- I/O -----------------------------------------------------------------------------------------
+
+
+class MetaControlPlane:
+    """`MetaControlPlane` applies, reads and deletes control-plane objects in the meta cluster reached
+    by `client` (server-side apply, field manager `kokpit`)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.client = client
+
+    async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
+        for manifest in manifests:
+            await self.client.apply(codecs.from_dict(dict(manifest)), field_manager=FIELD_MANAGER, force=True)
+
+    async def service(self, namespace: str) -> dict[str, Any] | None:
+        found = await self._get(Service, names.APISERVER, namespace)
+        return None if found is None else dict(found.to_dict())
+
+    async def deployments(self, namespace: str) -> dict[str, dict[str, Any] | None]:
+        out: dict[str, dict[str, Any] | None] = {}
+        for component in names.CONTROL_PLANE:
+            found = await self._get(Deployment, component, namespace)
+            out[component] = None if found is None else dict(found.to_dict())
+        return out
+
+    async def delete(self, namespace: str) -> None:
+        """`delete` deletes the namespace (and so everything in it); no-op when already gone."""
+        try:
+            await self.client.delete(Namespace, namespace)
+        except ApiError as error:
+            if error.status.code != 404:
+                raise
+
+    async def _get(self, resource: Any, name: str, namespace: str) -> Any | None:
+        try:
+            return await self.client.get(resource, name, namespace=namespace)
+        except ApiError as error:
+            if error.status.code == 404:
+                return None
+            raise
