@@ -48,9 +48,13 @@ class LaunchedProcess:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: SIGTERM it when the launching thread goes away."""
+    """Runs in the child before exec: SIGKILL it when the launching thread goes away.
+
+    SIGKILL, not SIGTERM: the parent is gone, so nobody waits for a graceful stop, and a
+    kube-apiserver whose etcd went first can hang in its shutdown for good.
+    """
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 # Popen objects of children started by this process, so that their exit status is collected
