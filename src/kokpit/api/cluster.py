@@ -15,7 +15,16 @@ from typing import Annotated, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from kokpit.api.crd import PrinterColumn, ResourceType
-from kokpit.api.meta import Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
+from kokpit.api.meta import (
+    DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    Conditions,
+    KokpitModel,
+    ObjectMeta,
+    cel,
+    list_map,
+    validations,
+)
 
 GROUP = "cluster.kokpit.io"
 VERSION = "v1alpha1"
@@ -23,8 +32,6 @@ API_VERSION = f"{GROUP}/{VERSION}"
 SECRET_NAMESPACE = "kokpit-system"
 """Where the kubeconfig Secrets of Push-mode clusters live by default."""
 
-DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 TOPOLOGY_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
 HTTPS_URL_PATTERN = r"^https://[^\s/?#]+(/[^\s?#]*)?$"
 QUALIFIED_NAME_PATTERN = (

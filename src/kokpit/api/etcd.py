@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import ConfigDict, Field
 
 from kokpit.api.crd import PrinterColumn, ResourceType
-from kokpit.api.meta import Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
+from kokpit.api.meta import DNS_LABEL_PATTERN, Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
 
 GROUP = "etcd.kokpit.io"
 VERSION = "v1alpha1"
@@ -25,7 +25,6 @@ API_VERSION = f"{GROUP}/{VERSION}"
 ETCD_VERSION_PATTERN = r"^v?3\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$"
 INTERVAL_PATTERN = r"^([0-9]+[smhd])+$"
 """A backup interval: one or more number+unit pairs, units s, m, h, d ("10m", "1h30m")."""
-DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 MIN_SIZE = 1
 MAX_SIZE = 7

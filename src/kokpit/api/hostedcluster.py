@@ -22,15 +22,22 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from kokpit.api.crd import PrinterColumn, ResourceType
-from kokpit.api.meta import Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
+from kokpit.api.meta import (
+    DNS_LABEL_PATTERN,
+    DNS_SUBDOMAIN_PATTERN,
+    Conditions,
+    KokpitModel,
+    ObjectMeta,
+    cel,
+    list_map,
+    validations,
+)
 
 GROUP = "cluster.kokpit.io"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 
 KUBERNETES_VERSION_PATTERN = r"^v1\.[0-9]+\.[0-9]+$"
-DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-DOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DURATION_PATTERN = r"^([0-9]+(d|h|m|s))+$"
 """A duration as number+unit pairs, units d, h, m, s: "8760h", "30d", "1h30m", "5m"."""
 ETCD_PREFIX_PATTERN = r"^/[A-Za-z0-9_./-]*$"
@@ -70,7 +77,7 @@ class ControlPlaneSpec(KokpitModel):
 class SharedEtcd(KokpitModel):
     """A key prefix in an existing EtcdCluster of the same namespace."""
 
-    name: Annotated[str, Field(min_length=1, max_length=253, pattern=DOMAIN_PATTERN)]
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
     """Name of the EtcdCluster."""
     prefix: Annotated[str, Field(min_length=2, max_length=256, pattern=ETCD_PREFIX_PATTERN)] | None = None
     """The key prefix of this cluster's objects; /<namespace>/<name> when unset."""
@@ -141,7 +148,7 @@ class NetworkingSpec(KokpitModel):
     """Range of Service cluster IPs; its first address is the `kubernetes` Service."""
     pod_cidr: Annotated[str, Field(alias="podCIDR", min_length=1, max_length=64)] = "10.244.0.0/16"
     """Range of Pod IPs."""
-    cluster_domain: Annotated[str, Field(min_length=1, max_length=253, pattern=DOMAIN_PATTERN)] = (
+    cluster_domain: Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)] = (
         "cluster.local"
     )
     """The DNS domain of Services."""
