@@ -32,12 +32,12 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from kokpit import sandbox
+from kokpit.controlplane import processes
 from kokpit.etcd import EtcdSettings, add_etcd_controllers
 from kokpit.fleet import setup_fleet
+from kokpit.hosted import HostedClusterResource, HostedSettings, setup_hosted
+from kokpit.hosted.versions import load_supported
 from kokpit.hub.install import install
-from kokpit.lifecycle import processes
-from kokpit.lifecycle.hosted import HostedClusterResource, HostedSettings, setup_hosted
-from kokpit.lifecycle.hosted.versions import load_supported
 from kokpit.runtime import Manager, get_condition
 
 

@@ -29,9 +29,9 @@ from typing import Any
 from lightkube import ApiError, Client, KubeConfig
 
 from kokpit import sandbox
+from kokpit.controlplane import processes
 from kokpit.fleet.members import ClusterResource
 from kokpit.fleet.probe import observe
-from kokpit.lifecycle import processes
 from kokpit.runtime.clients import make_client
 from kokpit.sandbox.ports import PortAllocator
 

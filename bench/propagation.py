@@ -39,9 +39,9 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
 from kokpit import sandbox
+from kokpit.controlplane import processes
 from kokpit.fleet.join import JoinRequest, join
 from kokpit.hub.install import install
-from kokpit.lifecycle import processes
 from kokpit.sandbox.ports import PortAllocator
 
 Deployment = create_namespaced_resource("apps", "v1", "Deployment", "deployments")

@@ -1,6 +1,6 @@
 """`EtcdCluster` and `EtcdBackup` (`etcd.kokpit.io/v1alpha1`): etcd clusters as resources.
 
-An `EtcdCluster` asks for `size` members of etcd `version`, run by a lifecycle runtime (local
+An `EtcdCluster` asks for `size` members of etcd `version`, run by a component runtime (local
 processes, or Pods in a meta cluster), optionally backed up on an interval and optionally seeded
 from a snapshot. Its status says which members exist, which is leader, and whether the cluster is
 Available (has a healthy quorum) and Healthy (every wanted member is healthy). An `EtcdBackup` is one

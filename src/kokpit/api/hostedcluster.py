@@ -1,7 +1,7 @@
 """`HostedCluster` (`cluster.kokpit.io/v1alpha1`): a new Kubernetes cluster whose control plane kokpit runs.
 
 One object asks for a whole cluster: a Kubernetes version (from the supported list, which is data,
-see `kokpit.lifecycle.hosted.versions`), where its control plane runs (local processes, or Pods in a
+see `kokpit.hosted.versions`), where its control plane runs (local processes, or Pods in a
 meta cluster: Kube-on-Kube), its etcd (a dedicated `EtcdCluster` of 1 or 3 members, or a key prefix
 in a shared one), its networks, how long its certificates live, its addons and, for tests and demos,
 a number of kwok nodes. The status says how far the cluster got, per component, and where its admin

@@ -25,10 +25,9 @@ from kokpit.api.cluster import SECRET_NAMESPACE
 from kokpit.api.hostedcluster import HostedClusterSpec, NetworkingSpec
 from kokpit.cli.errors import fail
 from kokpit.cli.kubeconfig import hub_kubeconfig
-from kokpit.lifecycle import addons
-from kokpit.lifecycle.hosted import names
-from kokpit.lifecycle.hosted.controller import HostedClusterResource
-from kokpit.lifecycle.hosted.versions import check_version_change, load_supported
+from kokpit.hosted import addons, names
+from kokpit.hosted.controller import HostedClusterResource
+from kokpit.hosted.versions import check_version_change, load_supported
 from kokpit.runtime import get_condition
 
 HubOption = Annotated[

@@ -4,8 +4,8 @@
     add_etcd_controllers(manager, settings)   # the manager already has the "hub" cluster
     await manager.run()
 
-The decisions live in `kokpit.etcd.planner` (pure); members run through a lifecycle runtime
-(`kokpit.lifecycle.runtime`): local processes or Pods in a meta cluster.
+The decisions live in `kokpit.etcd.planner` (pure); members run through a component runtime
+(`kokpit.controlplane.runtime`): local processes or Pods in a meta cluster.
 """
 
 from __future__ import annotations

@@ -24,6 +24,13 @@ from pydantic import ValidationError
 from kokpit.api.etcd import EtcdClusterSpec, EtcdRuntime
 from kokpit.binaries import etcd_binaries
 from kokpit.binaries.versions import InvalidVersionError, validate_etcd_version
+from kokpit.controlplane.runtime import (
+    ComponentRuntime,
+    ComponentState,
+    Group,
+    KubernetesRuntime,
+    ProcessRuntime,
+)
 from kokpit.etcd import names
 from kokpit.etcd.backup import enforce_retention, next_due, parse_interval, take_snapshot
 from kokpit.etcd.client import EtcdClient, EtcdError, Member, Status, snapshot_problem
@@ -39,13 +46,6 @@ from kokpit.etcd.pki import (
 from kokpit.etcd.planner import Action, Desired, Kind, MemberView, Observed, Policy, normalize_version, plan
 from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.etcd.status import MemberReport, Problem, cluster_status
-from kokpit.lifecycle.runtime import (
-    ComponentRuntime,
-    ComponentState,
-    Group,
-    KubernetesRuntime,
-    ProcessRuntime,
-)
 from kokpit.runtime import (
     EventRecorder,
     Informer,

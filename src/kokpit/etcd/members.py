@@ -1,4 +1,4 @@
-"""What one etcd member runs: its command line (through `kokpit.lifecycle.controlplane.etcd_argv`,
+"""What one etcd member runs: its command line (through `kokpit.controlplane.commands.etcd_argv`,
 the one etcd command-line builder), its files and its revision, for any runtime.
 
 Pure: the runtime is asked only for addresses and paths, never to act.
@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from kokpit.controlplane.commands import EtcdMember, EtcdTLSFiles, etcd_argv
+from kokpit.controlplane.runtime import ComponentRuntime, ComponentSpec, Group
 from kokpit.etcd import pki as etcd_pki
 from kokpit.etcd.pki import EtcdPKI
 from kokpit.etcd.planner import normalize_version
-from kokpit.lifecycle.controlplane import EtcdMember, EtcdTLSFiles, etcd_argv
-from kokpit.lifecycle.runtime import ComponentRuntime, ComponentSpec, Group
 
 IMAGE_REPOSITORY = "registry.k8s.io/etcd"
 CONTAINER_ETCD = PurePosixPath("/usr/local/bin/etcd")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from kokpit.lifecycle.runtime import Group
+from kokpit.controlplane.runtime import Group
 
 FINALIZER = "etcd.kokpit.io/cleanup"
 CLUSTER_LABEL = "etcd.kokpit.io/cluster"

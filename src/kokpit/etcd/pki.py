@@ -10,8 +10,8 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from kokpit.controlplane.pki import CertKey, issue, new_ca
 from kokpit.etcd.client import ClientTLS
-from kokpit.lifecycle.pki import CertKey, issue, new_ca
 
 CA_CERT = "ca.crt"
 CA_KEY = "ca.key"

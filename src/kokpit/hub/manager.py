@@ -16,7 +16,7 @@ from kokpit.errors import KokpitError
 from kokpit.etcd import EtcdSettings, add_etcd_controllers
 from kokpit.fleet import ClusterControllerOptions, setup_fleet
 from kokpit.fleet.names import member_client_name
-from kokpit.lifecycle.hosted import HostedSettings, setup_hosted
+from kokpit.hosted import HostedSettings, setup_hosted
 from kokpit.propagation.member_setup import setup_execution
 from kokpit.propagation.setup import setup_propagation
 from kokpit.runtime import LeaderElection, Manager

@@ -26,11 +26,11 @@ from lightkube.resources.core_v1 import ServiceAccount
 
 from kokpit.binaries import BinarySet, find_binaries
 from kokpit.binaries.versions import DEFAULT_ETCD_VERSION, KWOK_VERSION
+from kokpit.controlplane import commands, kwok, pki, processes
+from kokpit.controlplane.health import ProbeResult, ProbeTLS, probe
+from kokpit.controlplane.kwok import NODE_CPU, NODE_MEMORY, NODE_PODS
 from kokpit.errors import KokpitError
-from kokpit.lifecycle import controlplane, pki, processes
 from kokpit.runtime.resources import PlainNode
-from kokpit.sandbox import kwok
-from kokpit.sandbox.health import ProbeResult, ProbeTLS, probe
 from kokpit.sandbox.ports import HOST, PortAllocator
 from kokpit.sandbox.state import (
     ClusterState,
@@ -40,7 +40,7 @@ from kokpit.sandbox.state import (
     remove_state,
     write_state,
 )
-from kokpit.sandbox.topology import HUB, NODE_CPU, NODE_MEMORY, NODE_PODS, plan_members
+from kokpit.sandbox.topology import HUB, plan_members
 
 ETCD = "etcd"
 APISERVER = "kube-apiserver"
@@ -284,12 +284,10 @@ def _launch_etcd(
     directory: Path, cluster: _Cluster, binaries: BinarySet, ports: PortAllocator, options: UpOptions
 ) -> None:
     client, peer = ports.take(), ports.take()
-    member = controlplane.EtcdMember(
+    member = commands.EtcdMember(
         name=cluster.state.name, client_url=f"https://{HOST}:{client}", peer_url=f"https://{HOST}:{peer}"
     )
-    argv = controlplane.etcd_argv(
-        binaries.etcd, member=member, data_dir=cluster.root / "etcd", pki=cluster.pki
-    )
+    argv = commands.etcd_argv(binaries.etcd, member=member, data_dir=cluster.root / "etcd", pki=cluster.pki)
     _launch(
         directory,
         cluster,
@@ -307,12 +305,12 @@ def _launch_apiserver(
 ) -> None:
     port = cluster.apiserver_port
     etcd = cluster.state.components[ETCD]
-    api_options = controlplane.APIServerOptions(
+    api_options = commands.APIServerOptions(
         bind_address=HOST,
         secure_port=port,
         etcd_servers=[f"https://{HOST}:{etcd.ports['client']}"],
     )
-    argv = controlplane.kube_apiserver_argv(binaries.kube_apiserver, options=api_options, pki=cluster.pki)
+    argv = commands.kube_apiserver_argv(binaries.kube_apiserver, options=api_options, pki=cluster.pki)
     _launch(
         directory,
         cluster,
@@ -335,14 +333,14 @@ def _launch_controller_manager(
     hub: bool,
 ) -> None:
     port = ports.take()
-    argv = controlplane.kube_controller_manager_argv(
+    argv = commands.kube_controller_manager_argv(
         binaries.kube_controller_manager,
         kubeconfig=cluster.root / "kubeconfigs" / "controller-manager.kubeconfig",
         pki=cluster.pki,
         bind_address=HOST,
         secure_port=port,
         cert_dir=cluster.root / "certs" / "controller-manager",
-        controllers=controlplane.HUB_CONTROLLERS if hub else ("*",),
+        controllers=commands.HUB_CONTROLLERS if hub else ("*",),
     )
     _launch(
         directory,
@@ -360,7 +358,7 @@ def _launch_scheduler(
     directory: Path, cluster: _Cluster, binaries: BinarySet, ports: PortAllocator, options: UpOptions
 ) -> None:
     port = ports.take()
-    argv = controlplane.kube_scheduler_argv(
+    argv = commands.kube_scheduler_argv(
         binaries.kube_scheduler,
         kubeconfig=cluster.root / "kubeconfigs" / "scheduler.kubeconfig",
         bind_address=HOST,

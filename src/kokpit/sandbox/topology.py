@@ -12,12 +12,6 @@ HUB = "hub"
 PROVIDER = "kwok"
 REGIONS = ("eu-west", "us-east", "ap-south", "eu-central", "us-west", "ap-east", "sa-east", "af-south")
 
-# Capacity of every fake node: big enough that a demo never runs out, small enough that the
-# dynamic replica division later has something to divide.
-NODE_CPU = "32"
-NODE_MEMORY = "256Gi"
-NODE_PODS = "110"
-
 
 @dataclass(frozen=True)
 class MemberPlan:

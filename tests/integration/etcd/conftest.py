@@ -24,12 +24,12 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.types import PatchType
 
 from kokpit.binaries import DEFAULT_ETCD_VERSION, build_binaries
+from kokpit.controlplane import processes
 from kokpit.etcd import EtcdClient, EtcdSettings, add_etcd_controllers
 from kokpit.etcd.client import ClientTLS, EtcdError
 from kokpit.etcd.names import client_secret_name
 from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.hub.install import install
-from kokpit.lifecycle import processes
 from kokpit.runtime import Manager, get_condition
 from tests.support import SandboxHandle
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from kokpit.lifecycle import processes
+from kokpit.controlplane import processes
 from kokpit.sandbox.ports import PortAllocator
 from tests.support import SandboxHandle
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kokpit.lifecycle import pki
+from kokpit.controlplane import pki
 from tests.integration.fleet.conftest import PROBE_PERIOD, HubReplica, kokpit
 from tests.support import SandboxHandle, kubectl, wait_until
 

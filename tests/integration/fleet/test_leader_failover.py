@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from kokpit.lifecycle import processes
+from kokpit.controlplane import processes
 from tests.integration.fleet.conftest import HubReplica
 from tests.support import wait_until
 

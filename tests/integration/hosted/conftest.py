@@ -26,14 +26,14 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
 from kokpit.binaries import build_binaries
+from kokpit.controlplane import processes
 from kokpit.etcd import EtcdSettings, add_etcd_controllers
 from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.fleet import setup_fleet
+from kokpit.hosted import HostedClusterResource, HostedSettings, setup_hosted
+from kokpit.hosted.plan import RestartPolicy
+from kokpit.hosted.versions import load_supported
 from kokpit.hub.install import install
-from kokpit.lifecycle import processes
-from kokpit.lifecycle.hosted import HostedClusterResource, HostedSettings, setup_hosted
-from kokpit.lifecycle.hosted.plan import RestartPolicy
-from kokpit.lifecycle.hosted.versions import load_supported
 from kokpit.runtime import Manager, get_condition
 from kokpit.runtime.clients import make_client
 from tests.support import SandboxHandle

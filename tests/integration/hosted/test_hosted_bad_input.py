@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from lightkube import ApiError
 
-from kokpit.lifecycle.hosted.versions import load_supported
+from kokpit.hosted.versions import load_supported
 from tests.integration.hosted.conftest import CURRENT, PREVIOUS, HostedEnv, condition
 
 pytestmark = pytest.mark.integration

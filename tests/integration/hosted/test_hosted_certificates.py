@@ -14,7 +14,7 @@ import pytest
 from cryptography import x509
 from lightkube.resources.core_v1 import Secret
 
-from kokpit.lifecycle.hosted import names
+from kokpit.hosted import names
 from tests.integration.hosted.conftest import CURRENT, HostedEnv
 from tests.support import kubectl
 

@@ -17,8 +17,8 @@ from lightkube.resources.core_v1 import Namespace, Pod, Secret, Service
 from lightkube.types import PatchType
 
 from kokpit.etcd.resources import EtcdClusterResource
-from kokpit.lifecycle.hosted import HostedClusterResource, names
-from kokpit.lifecycle.hosted.kubernetes_runtime import control_plane_namespace
+from kokpit.hosted import HostedClusterResource, names
+from kokpit.hosted.kubernetes_runtime import control_plane_namespace
 from kokpit.runtime.clients import make_client
 from tests.integration.hosted.conftest import CURRENT, SUPPORTED, HostedEnv, condition, is_true
 from tests.support import SandboxHandle

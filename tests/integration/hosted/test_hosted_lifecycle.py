@@ -13,10 +13,10 @@ from lightkube import ApiError
 from lightkube.resources.core_v1 import Secret
 
 from kokpit.api.cluster import SECRET_NAMESPACE
+from kokpit.controlplane import processes
 from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.fleet.members import ClusterResource
-from kokpit.lifecycle import processes
-from kokpit.lifecycle.hosted import names
+from kokpit.hosted import names
 from tests.integration.hosted.conftest import CURRENT, HostedEnv, is_true
 from tests.support import kokpit_cli, kubectl
 

@@ -11,7 +11,7 @@ import time
 import pytest
 from lightkube.resources.events_v1 import Event
 
-from kokpit.lifecycle import processes
+from kokpit.controlplane import processes
 from tests.integration.hosted.conftest import CURRENT, HostedEnv, condition, is_true
 
 pytestmark = pytest.mark.integration

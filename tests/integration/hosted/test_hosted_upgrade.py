@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from lightkube.resources.core_v1 import Secret
 
-from kokpit.lifecycle.hosted import names
+from kokpit.hosted import names
 from tests.integration.hosted.conftest import CURRENT, HostedEnv, condition
 from tests.support import kubectl
 

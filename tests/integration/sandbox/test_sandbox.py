@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kokpit.lifecycle import pki
+from kokpit.controlplane import pki
 from tests.support import NODES, SandboxHandle, kubectl, wait_until
 
 pytestmark = pytest.mark.integration

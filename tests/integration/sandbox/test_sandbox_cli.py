@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kokpit.lifecycle import processes
+from kokpit.controlplane import processes
 from kokpit.sandbox.ports import port_is_free
 from kokpit.sandbox.state import read_state
 from tests.support import kubectl

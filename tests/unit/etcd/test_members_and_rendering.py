@@ -10,10 +10,10 @@ from pydantic import ValidationError
 from kokpit.api.crd import crd_manifest
 from kokpit.api.etcd import ETCD_BACKUP, ETCD_CLUSTER, EtcdClusterSpec
 from kokpit.api.registry import ALL_RESOURCES
+from kokpit.controlplane.runtime import Group, KubernetesRuntime, ProcessRuntime
+from kokpit.controlplane.runtime.kubernetes import render_files_secret, render_pod, render_pvc, render_service
 from kokpit.etcd.members import EtcdProgram, container_program, etcd_member, member_spec, revision
 from kokpit.etcd.pki import new_etcd_pki, pki_from_secret_data, pki_secret_data
-from kokpit.lifecycle.runtime import Group, KubernetesRuntime, ProcessRuntime
-from kokpit.lifecycle.runtime.kubernetes import render_files_secret, render_pod, render_pvc, render_service
 
 GROUP = Group("ns", "db")
 PKI = new_etcd_pki("db", dns_names=["localhost"], ip_addresses=["127.0.0.1"])

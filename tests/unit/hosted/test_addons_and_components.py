@@ -8,9 +8,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from kokpit.binaries import BinarySet
-from kokpit.lifecycle import addons, pki
-from kokpit.lifecycle.hosted import certificates, components, names
-from kokpit.lifecycle.runtime import Group, Layout
+from kokpit.controlplane import pki
+from kokpit.controlplane.runtime import Group, Layout
+from kokpit.hosted import addons, certificates, components, names
 
 FACTS = addons.ClusterFacts(
     name="demo",

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from kokpit.api import crd_manifest
 from kokpit.api.hostedcluster import HOSTED_CLUSTER, HostedClusterSpec, NetworkingSpec
 from kokpit.api.registry import ALL_RESOURCES
-from kokpit.lifecycle.hosted import certificates
+from kokpit.hosted import certificates
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
 

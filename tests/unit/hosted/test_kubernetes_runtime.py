@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from kokpit.lifecycle import pki
-from kokpit.lifecycle.hosted import certificates, names
-from kokpit.lifecycle.hosted import kubernetes_runtime as kube
-from kokpit.lifecycle.hosted.components import EtcdAccess
+from kokpit.controlplane import pki
+from kokpit.hosted import certificates, names
+from kokpit.hosted import kubernetes_runtime as kube
+from kokpit.hosted.components import EtcdAccess
 
 ETCD = EtcdAccess(
     endpoints=("https://demo-etcd-0.demo-etcd-peers.team.svc:2379",),
@@ -332,7 +332,7 @@ def test_owned_etcd_runs_in_the_same_meta_cluster() -> None:
     from types import SimpleNamespace
 
     from kokpit.api.hostedcluster import HostedClusterSpec
-    from kokpit.lifecycle.hosted.etcd import etcd_manifest
+    from kokpit.hosted.etcd import etcd_manifest
 
     owner = SimpleNamespace(
         apiVersion="cluster.kokpit.io/v1alpha1",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kokpit.lifecycle.hosted import names, plan
-from kokpit.lifecycle.hosted.versions import (
+from kokpit.hosted import names, plan
+from kokpit.hosted.versions import (
     SupportedVersions,
     VersionsFileError,
     check_version_change,

@@ -9,7 +9,7 @@ of M (`control_plane_namespace`) and puts there:
 - a Deployment per component: kube-apiserver with `controlPlane.replicas` replicas spread by
   hostname, kube-controller-manager and kube-scheduler with one replica each and leader election on
   (a rolling update briefly runs two). Images are `registry.k8s.io/<component>:<version>`; the
-  command lines come from `kokpit.lifecycle.controlplane`, with the mounted paths.
+  command lines come from `kokpit.controlplane.commands`, with the mounted paths.
 
 The pod template carries a revision (a hash of what the process reads only at start): a changed
 argv, service-account key or etcd CA rolls the Deployment; renewed serving certificates do not,
@@ -33,11 +33,11 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, Service
 
 from kokpit.api.hostedcluster import ExposureType
-from kokpit.lifecycle import controlplane, pki
-from kokpit.lifecycle.hosted import names
-from kokpit.lifecycle.hosted.components import EtcdAccess
-from kokpit.lifecycle.hosted.plan import ConditionValue
-from kokpit.lifecycle.runtime.kubernetes import COMPONENT_LABEL, FIELD_MANAGER, REVISION_ANNOTATION
+from kokpit.controlplane import commands, pki
+from kokpit.controlplane.runtime.kubernetes import COMPONENT_LABEL, FIELD_MANAGER, REVISION_ANNOTATION
+from kokpit.hosted import names
+from kokpit.hosted.components import EtcdAccess
+from kokpit.hosted.plan import ConditionValue
 
 NAMESPACE_PREFIX = "kokpit-hosted-"
 HUB_NAMESPACE_LABEL = "cluster.kokpit.io/hosted-namespace"
@@ -225,7 +225,7 @@ def component_argv(component: str, params: ControlPlaneParameters) -> list[str]:
     paths = _pki_paths()
     kubeconfig = Path(str(FILES_MOUNT / KUBECONFIG_FILE))
     if component == names.APISERVER:
-        options = controlplane.APIServerOptions(
+        options = commands.APIServerOptions(
             bind_address="0.0.0.0",
             advertise_address="$(POD_IP)",
             secure_port=APISERVER_PORT,
@@ -233,9 +233,9 @@ def component_argv(component: str, params: ControlPlaneParameters) -> list[str]:
             service_cluster_ip_range=params.service_cidr,
             etcd_prefix=params.etcd.prefix,
         )
-        return controlplane.kube_apiserver_argv(Path(component), options=options, pki=paths)
+        return commands.kube_apiserver_argv(Path(component), options=options, pki=paths)
     if component == names.CONTROLLER_MANAGER:
-        return controlplane.kube_controller_manager_argv(
+        return commands.kube_controller_manager_argv(
             Path(component),
             kubeconfig=kubeconfig,
             pki=paths,
@@ -245,7 +245,7 @@ def component_argv(component: str, params: ControlPlaneParameters) -> list[str]:
             leader_elect=True,
         )
     if component == names.SCHEDULER:
-        return controlplane.kube_scheduler_argv(
+        return commands.kube_scheduler_argv(
             Path(component),
             kubeconfig=kubeconfig,
             bind_address="0.0.0.0",

@@ -1,7 +1,7 @@
 """Addons of hosted clusters: Jinja2 templates with parameters and defaults, rendered into objects that
 are server-side applied into the cluster and pruned by label when they go away."""
 
-from kokpit.lifecycle.addons.catalog import (
+from kokpit.hosted.addons.catalog import (
     ALWAYS_INSTALLED,
     DEFAULT_ADDONS,
     DEFINITION_LABEL,
@@ -14,7 +14,7 @@ from kokpit.lifecycle.addons.catalog import (
     from_configmap,
     load_set,
 )
-from kokpit.lifecycle.addons.render import (
+from kokpit.hosted.addons.render import (
     ADDON_LABEL,
     AddonRequest,
     ClusterFacts,

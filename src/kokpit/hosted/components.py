@@ -2,7 +2,7 @@
 
 Pure: from the cluster's parameters, its PKI, its etcd's client credentials, the binaries of the
 version to run and where the runtime puts things (`Layout`, ports), to `ComponentSpec`s. The flags
-themselves come from `kokpit.lifecycle.controlplane` and `kokpit.sandbox.kwok`, shared with the
+themselves come from `kokpit.controlplane.commands` and `kokpit.controlplane.kwok`, shared with the
 sandbox. The revision starts with the version (`v1.36.5/<hash>`), so the version a component runs is
 read back from the runtime itself.
 
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from kokpit.binaries import BinarySet
-from kokpit.lifecycle import controlplane, pki
-from kokpit.lifecycle.hosted import names
-from kokpit.lifecycle.runtime import ComponentSpec, Group, Layout
-from kokpit.sandbox import kwok
+from kokpit.controlplane import commands, kwok, pki
+from kokpit.controlplane.runtime import ComponentSpec, Group, Layout
+from kokpit.hosted import names
 
 PKI_DIR = "pki"
 KUBECONFIG_FILE = "kubeconfig"
@@ -112,14 +111,14 @@ def apiserver_spec(
         _relative(layout, paths.apiserver_etcd_client_cert): etcd.cert_pem,
         _relative(layout, paths.apiserver_etcd_client_key): etcd.key_pem,
     }
-    options = controlplane.APIServerOptions(
+    options = commands.APIServerOptions(
         bind_address=params.bind_address,
         secure_port=params.port,
         etcd_servers=list(etcd.endpoints),
         service_cluster_ip_range=params.service_cidr,
         etcd_prefix=etcd.prefix,
     )
-    argv = controlplane.kube_apiserver_argv(binaries.kube_apiserver, options=options, pki=paths)
+    argv = commands.kube_apiserver_argv(binaries.kube_apiserver, options=options, pki=paths)
     # Certificates are reloaded from disk by kube-apiserver: not part of the revision (see module doc).
     # The service-account keys are not, nor is the etcd CA: they are.
     restart_files = {
@@ -157,7 +156,7 @@ def controller_manager_spec(
         _relative(layout, paths.front_proxy_ca_cert): cluster_pki.front_proxy_ca.cert_pem,
         _relative(layout, paths.service_account_key): cluster_pki.service_account_key,
     }
-    argv = controlplane.kube_controller_manager_argv(
+    argv = commands.kube_controller_manager_argv(
         binaries.kube_controller_manager,
         kubeconfig=kubeconfig,
         pki=paths,
@@ -185,7 +184,7 @@ def scheduler_spec(
             params, cluster_pki, "system:kube-scheduler", cluster_pki.scheduler
         ),
     }
-    argv = controlplane.kube_scheduler_argv(
+    argv = commands.kube_scheduler_argv(
         binaries.kube_scheduler,
         kubeconfig=kubeconfig,
         bind_address=params.bind_address,

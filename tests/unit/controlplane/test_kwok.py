@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kokpit.sandbox import kwok
+from kokpit.controlplane import kwok
 
 
 def _argv(**overrides: object) -> list[str]:

@@ -30,15 +30,16 @@ from kokpit.api.cluster import SECRET_NAMESPACE
 from kokpit.api.hostedcluster import HOSTED_CLUSTER, HostedClusterSpec, HostedRuntime, NetworkingSpec
 from kokpit.binaries import BinarySet, MissingBinariesError, find_binaries
 from kokpit.binaries.versions import parse_version
+from kokpit.controlplane import pki
+from kokpit.controlplane.health import ProbeTLS, probe
+from kokpit.controlplane.runtime import ComponentSpec, ComponentState, Group, ProcessRuntime
 from kokpit.fleet.join import JoinRequest, cluster_manifest
 from kokpit.fleet.members import ClusterResource
 from kokpit.fleet.names import KUBECONFIG_KEY, kubeconfig_secret_name
-from kokpit.lifecycle import addons, pki
-from kokpit.lifecycle.hosted import certificates, components, inside, names, plan
-from kokpit.lifecycle.hosted import etcd as hosted_etcd
-from kokpit.lifecycle.hosted import kubernetes_runtime as kube
-from kokpit.lifecycle.hosted.versions import SupportedVersions, check_version_change, load_supported
-from kokpit.lifecycle.runtime import ComponentSpec, ComponentState, Group, ProcessRuntime
+from kokpit.hosted import addons, certificates, components, inside, names, plan
+from kokpit.hosted import etcd as hosted_etcd
+from kokpit.hosted import kubernetes_runtime as kube
+from kokpit.hosted.versions import SupportedVersions, check_version_change, load_supported
 from kokpit.runtime import (
     EventRecorder,
     Informer,
@@ -52,9 +53,8 @@ from kokpit.runtime import (
 )
 from kokpit.runtime.clients import make_client
 from kokpit.runtime.resources import resource_class
-from kokpit.sandbox.health import ProbeTLS, probe
 
-log = logging.getLogger("kokpit.lifecycle.hosted")
+log = logging.getLogger("kokpit.hosted")
 
 HostedClusterResource = resource_class(HOSTED_CLUSTER)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kokpit.lifecycle.hosted import names
+from kokpit.hosted import names
 
 CONDITION_OF = {
     names.APISERVER: "APIServerAvailable",

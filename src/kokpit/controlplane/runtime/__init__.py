@@ -5,7 +5,7 @@ edge, demos, tests) and `KubernetesRuntime` renders Pods, a headless Service, PV
 a meta cluster. Operators above them hold the same logic for both.
 """
 
-from kokpit.lifecycle.runtime.interface import (
+from kokpit.controlplane.runtime.interface import (
     Addresses,
     ComponentRuntime,
     ComponentSpec,
@@ -13,8 +13,8 @@ from kokpit.lifecycle.runtime.interface import (
     Group,
     Layout,
 )
-from kokpit.lifecycle.runtime.kubernetes import KubernetesRuntime, UnsupportedError
-from kokpit.lifecycle.runtime.process import InitFailedError, ProcessRuntime
+from kokpit.controlplane.runtime.kubernetes import KubernetesRuntime, UnsupportedError
+from kokpit.controlplane.runtime.process import InitFailedError, ProcessRuntime
 
 __all__ = [
     "Addresses",

@@ -7,7 +7,7 @@ fleet's `Cluster demo` and its Secret `kokpit-system/demo-kubeconfig`.
 
 from __future__ import annotations
 
-from kokpit.lifecycle.runtime import Group
+from kokpit.controlplane.runtime import Group
 
 FINALIZER = "cluster.kokpit.io/hosted-cleanup"
 CLUSTER_LABEL = "cluster.kokpit.io/hosted-cluster"

@@ -20,8 +20,8 @@ from typing import Any
 from lightkube import ApiError, AsyncClient, codecs
 from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Secret, Service
 
+from kokpit.controlplane.runtime.interface import Addresses, ComponentSpec, ComponentState, Group, Layout
 from kokpit.errors import KokpitError
-from kokpit.lifecycle.runtime.interface import Addresses, ComponentSpec, ComponentState, Group, Layout
 
 FIELD_MANAGER = "kokpit"
 CLIENT_PORT = 2379

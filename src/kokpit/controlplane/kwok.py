@@ -43,6 +43,12 @@ NODE_ANNOTATION_VALUE = "fake"
 NODE_SELECTOR = f"{NODE_ANNOTATION}={NODE_ANNOTATION_VALUE}"
 """The value of `--manage-nodes-with-annotation-selector`."""
 
+# Capacity of every kwok node: big enough that a demo never runs out, small enough that the
+# dynamic replica division later has something to divide.
+NODE_CPU = "32"
+NODE_MEMORY = "256Gi"
+NODE_PODS = "110"
+
 DEFAULT_NODE_IP = "10.0.0.1"
 DEFAULT_POD_CIDR = "10.244.0.0/16"
 DEFAULT_NODE_LEASE_DURATION_SECONDS = 40

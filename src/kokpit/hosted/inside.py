@@ -19,12 +19,12 @@ from lightkube.core.resource_registry import resource_registry
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, ServiceAccount
 
-from kokpit.lifecycle.addons import RenderedAddon, object_ref, parse_ref, to_prune
-from kokpit.lifecycle.hosted import names
+from kokpit.controlplane import kwok
+from kokpit.controlplane.kwok import NODE_CPU, NODE_MEMORY, NODE_PODS
+from kokpit.hosted import names
+from kokpit.hosted.addons import RenderedAddon, object_ref, parse_ref, to_prune
 from kokpit.runtime.raw import get_raw
 from kokpit.runtime.resources import PlainNode
-from kokpit.sandbox import kwok
-from kokpit.sandbox.topology import NODE_CPU, NODE_MEMORY, NODE_PODS
 
 INVENTORY = ("kube-system", "kokpit-addons")
 

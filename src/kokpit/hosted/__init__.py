@@ -2,7 +2,7 @@
 
     setup_hosted(manager, HostedSettings(process_root=Path("/var/lib/kokpit/hosted")))
 
-The control plane runs through a lifecycle runtime (local processes today); its etcd is an
+The control plane runs through a component runtime (local processes today); its etcd is an
 `EtcdCluster` run by the etcd operator, which must be registered in the same manager
 (`kokpit.etcd.add_etcd_controllers`). Pure decisions live in `versions`, `plan`, `certificates` and
 `components`; `controller` does the I/O.
@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from kokpit.etcd.resources import EtcdClusterResource
-from kokpit.lifecycle.hosted import names
-from kokpit.lifecycle.hosted.controller import HostedClusterReconciler, HostedClusterResource, HostedSettings
-from kokpit.lifecycle.hosted.versions import SupportedVersions, check_version_change, load_supported
+from kokpit.hosted import names
+from kokpit.hosted.controller import HostedClusterReconciler, HostedClusterResource, HostedSettings
+from kokpit.hosted.versions import SupportedVersions, check_version_change, load_supported
 from kokpit.runtime import Controller, EventRecorder, Key, Manager
 
 

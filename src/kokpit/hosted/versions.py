@@ -1,6 +1,6 @@
 """Which Kubernetes versions a hosted cluster may run, and which version changes are allowed.
 
-The supported list is data (`kokpit/lifecycle/versions.yaml`, or any file of the same shape passed
+The supported list is data (`kokpit/hosted/versions.yaml`, or any file of the same shape passed
 in), so a release is added without touching code. The rules are Kubernetes' own version-skew policy
 for a control plane: go up one minor at a time, never down (patch releases of the same minor move
 freely in both directions).
@@ -18,7 +18,7 @@ import yaml
 from kokpit.binaries.versions import InvalidVersionError, parse_version
 from kokpit.errors import KokpitError
 
-VERSIONS_FILE = Path(__file__).resolve().parent.parent / "versions.yaml"
+VERSIONS_FILE = Path(__file__).resolve().parent / "versions.yaml"
 
 
 class VersionsFileError(KokpitError):

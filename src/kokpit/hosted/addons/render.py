@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from kokpit.lifecycle.addons.catalog import AddonDefinition, AddonError, Catalog
+from kokpit.hosted.addons.catalog import AddonDefinition, AddonError, Catalog
 
 ADDON_LABEL = "addons.kokpit.io/name"
 VERSION_LABEL = "addons.kokpit.io/version"

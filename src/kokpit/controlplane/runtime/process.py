@@ -3,7 +3,7 @@
 Each component gets a directory `<root>/<namespace>/<group>/<name>/` holding `data/` (its data
 directory), `files/` (certificates and the like), `ports.json` (its two loopback ports, chosen once
 and kept, so its addresses never move), `state.json` (pid, program and revision of the process we
-started) and `component.log`. Processes are started and stopped through `kokpit.lifecycle.processes`:
+started) and `component.log`. Processes are started and stopped through `kokpit.controlplane.processes`:
 own process group, optionally tied to the caller's life.
 """
 
@@ -20,9 +20,9 @@ import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from kokpit.controlplane import processes
+from kokpit.controlplane.runtime.interface import Addresses, ComponentSpec, ComponentState, Group, Layout
 from kokpit.errors import KokpitError
-from kokpit.lifecycle import processes
-from kokpit.lifecycle.runtime.interface import Addresses, ComponentSpec, ComponentState, Group, Layout
 
 HOST = "127.0.0.1"
 STATE_FILE = "state.json"

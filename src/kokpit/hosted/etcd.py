@@ -17,8 +17,8 @@ from lightkube.resources.core_v1 import Secret
 from kokpit.api.hostedcluster import HostedClusterSpec, HostedRuntime
 from kokpit.etcd.names import client_secret_name
 from kokpit.etcd.resources import EtcdClusterResource
-from kokpit.lifecycle.hosted import names
-from kokpit.lifecycle.hosted.components import EtcdAccess
+from kokpit.hosted import names
+from kokpit.hosted.components import EtcdAccess
 from kokpit.runtime import apply, get_condition
 
 DEFAULT_PREFIX = "/registry"

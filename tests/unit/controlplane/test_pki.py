@@ -1,4 +1,4 @@
-"""Tests for kokpit.lifecycle.pki: what each certificate of a cluster says, and who signed it."""
+"""Tests for kokpit.controlplane.pki: what each certificate of a cluster says, and who signed it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from kokpit.lifecycle.pki import (
+from kokpit.controlplane.pki import (
     CertKey,
     ClusterPKI,
     expires_within,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kokpit.lifecycle import controlplane
-from kokpit.lifecycle.pki import pki_paths
+from kokpit.controlplane import commands
+from kokpit.controlplane.pki import pki_paths
 
 PKI = pki_paths(Path("/pki"))
 
@@ -15,9 +15,9 @@ def flags(argv: list[str]) -> dict[str, str]:
 
 
 def test_etcd_requires_client_and_peer_certificates() -> None:
-    member = controlplane.EtcdMember("e1", "https://127.0.0.1:2379", "https://127.0.0.1:2380")
-    other = controlplane.EtcdMember("e2", "https://127.0.0.2:2379", "https://127.0.0.2:2380")
-    argv = controlplane.etcd_argv(
+    member = commands.EtcdMember("e1", "https://127.0.0.1:2379", "https://127.0.0.1:2380")
+    other = commands.EtcdMember("e2", "https://127.0.0.2:2379", "https://127.0.0.2:2380")
+    argv = commands.etcd_argv(
         Path("/bin/etcd"),
         member=member,
         data_dir=Path("/data"),
@@ -34,10 +34,10 @@ def test_etcd_requires_client_and_peer_certificates() -> None:
 
 
 def test_apiserver_serves_tls_with_rbac_and_talks_tls_to_etcd() -> None:
-    options = controlplane.APIServerOptions(
+    options = commands.APIServerOptions(
         bind_address="127.0.0.1", secure_port=6443, etcd_servers=["https://127.0.0.1:2379"]
     )
-    got = flags(controlplane.kube_apiserver_argv(Path("/bin/kube-apiserver"), options=options, pki=PKI))
+    got = flags(commands.kube_apiserver_argv(Path("/bin/kube-apiserver"), options=options, pki=PKI))
     assert "RBAC" in got["authorization-mode"].split(",")
     assert got["tls-cert-file"] == "/pki/apiserver.crt"
     assert got["client-ca-file"] == "/pki/ca.crt"
@@ -47,14 +47,14 @@ def test_apiserver_serves_tls_with_rbac_and_talks_tls_to_etcd() -> None:
 
 
 def test_hub_controller_manager_runs_no_workload_controllers() -> None:
-    argv = controlplane.kube_controller_manager_argv(
+    argv = commands.kube_controller_manager_argv(
         Path("/bin/kcm"),
         kubeconfig=Path("/k"),
         pki=PKI,
         bind_address="127.0.0.1",
         secure_port=1,
         cert_dir=Path("/c"),
-        controllers=controlplane.HUB_CONTROLLERS,
+        controllers=commands.HUB_CONTROLLERS,
     )
     controllers = flags(argv)["controllers"].split(",")
     assert "namespace-controller" in controllers

@@ -18,7 +18,7 @@ from typing import Any
 
 from cryptography import x509
 
-from kokpit.lifecycle import pki
+from kokpit.controlplane import pki
 
 DURATION_UNITS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 _DURATION = re.compile(r"([0-9]+)([dhms])")

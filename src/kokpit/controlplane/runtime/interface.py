@@ -1,4 +1,4 @@
-"""The contract of a lifecycle runtime: run named components of a group somewhere, and report on them.
+"""The contract of a component runtime: run named components of a group somewhere, and report on them.
 
 A *group* is one set of components managed together (the members of one etcd cluster); a
 *component* is one long-running program in it, with a command line, a few files it reads (certificates)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from kokpit.lifecycle import processes
+from kokpit.controlplane import processes
 
 LAUNCHER = """
 import sys, time
 from pathlib import Path
-from kokpit.lifecycle import processes
+from kokpit.controlplane import processes
 launched = processes.launch(
     processes.ProcessSpec(name="sleeper", argv=["sleep", "1000"], log_path=Path(sys.argv[1])),
     tie_to_parent=True,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kokpit.lifecycle.pki import PKIPaths
+from kokpit.controlplane.pki import PKIPaths
 
 # Controllers of kube-controller-manager that do not act on workloads. A hub API server stores
 # templates (Deployments, ...) that must never run there, so it gets only these: namespaces are

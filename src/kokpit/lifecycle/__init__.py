@@ -1,1 +1,0 @@
-"""Lifecycle of hosted clusters: control planes, etcd, PKI and kubeconfigs."""
