@@ -14,7 +14,8 @@ from typing import Any
 
 from kokpit.api.etcd import EtcdPhase
 from kokpit.etcd.planner import Action, Kind, MemberView, quorum, version_key
-from kokpit.runtime.conditions import Condition, format_time, remove_condition, set_condition
+from kokpit.runtime.conditions import StoredCondition as Condition
+from kokpit.runtime.conditions import format_time, remove_condition, set_condition
 
 REPAIR_REASONS = frozenset(
     {"ReplacingMember", "MemberDown", "LearnerStuck", "OrphanComponent", "StrayMember", "StartingLearner"}

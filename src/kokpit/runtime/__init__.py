@@ -13,8 +13,20 @@ member as easily as in the hub, and clusters join and leave while it runs.
 from .apply import FIELD_MANAGER, apply, ensure_finalizer, patch_status, remove_finalizer
 from .cache import Store
 from .clients import ClusterClients
-from .conditions import get_condition, is_true, ready_first, remove_condition, set_condition
+from .conditions import (
+    Condition,
+    StoredCondition,
+    condition_view,
+    format_time,
+    get_condition,
+    is_true,
+    parse_time,
+    ready_first,
+    remove_condition,
+    set_condition,
+)
 from .controller import Controller, Mapper, Reconciler, Result, TerminalError
+from .errors import delete_if_present, get_or_none, is_not_found
 from .events import NORMAL, WARNING, EventRecorder
 from .informer import Handler, Informer
 from .keys import Key
@@ -25,12 +37,14 @@ from .metrics import Metrics, MetricsServer, serve_metrics
 from .queue import ExponentialBackoff, QueueShutDown, WorkQueue
 from .ratelimit import TokenBucket
 from .reflector import resource_name
+from .status import StatusPatch, status_writer, summarize
 
 __all__ = [
     "FIELD_MANAGER",
     "NORMAL",
     "WARNING",
     "ClusterClients",
+    "Condition",
     "Controller",
     "EventRecorder",
     "ExponentialBackoff",
@@ -46,14 +60,22 @@ __all__ = [
     "QueueShutDown",
     "Reconciler",
     "Result",
+    "StatusPatch",
     "Store",
+    "StoredCondition",
     "TerminalError",
     "TokenBucket",
     "WorkQueue",
     "apply",
+    "condition_view",
+    "delete_if_present",
     "ensure_finalizer",
+    "format_time",
     "get_condition",
+    "get_or_none",
+    "is_not_found",
     "is_true",
+    "parse_time",
     "patch_status",
     "ready_first",
     "remove_condition",
@@ -62,5 +84,7 @@ __all__ = [
     "serve_metrics",
     "set_condition",
     "setup_logging",
+    "status_writer",
+    "summarize",
     "with_fields",
 ]
