@@ -16,6 +16,7 @@ import pytest
 
 from kokpit import sandbox as sandboxes
 from kokpit.sandbox import UpOptions
+from kokpit.settings import HubSettings
 from tests.support import MEMBERS, NODES, ExternalSandbox, HubThread, SandboxHandle, ensure_joined
 
 
@@ -44,7 +45,9 @@ def fleet(sandbox: SandboxHandle) -> SandboxHandle:
 @pytest.fixture(scope="module")
 def hub_controllers(fleet: SandboxHandle, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubThread]:
     """Every hub controller running in this process for the duration of one test module."""
-    hub = HubThread(fleet.kubeconfig("hub"), state_dir=tmp_path_factory.mktemp("hub-state")).start()
+    hub = HubThread(
+        fleet.kubeconfig("hub"), settings=HubSettings(state_dir=tmp_path_factory.mktemp("hub-state"))
+    ).start()
     try:
         yield hub
     finally:

@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "api": 0,
     "errors": 0,
     "quantity": 0,
+    "settings": 0,
     # machinery
     "runtime": 1,
     # toolkit

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from kokpit.cli.kubeconfig import hub_kubeconfig
-from kokpit.fleet import ClusterControllerOptions, Thresholds
 from kokpit.hub.manager import LEASE_NAME, HubOptions, run_hub
 from kokpit.runtime import setup_logging
+from kokpit.settings import HubSettings, default_state_dir
 
 app = typer.Typer(help="The hub's controller process.", no_args_is_help=True)
 
@@ -61,14 +60,12 @@ def run(
         burst=burst,
         lease_duration=lease_duration,
         identity=identity,
-        state_dir=state_dir if state_dir is not None else Path.cwd() / ".kokpit" / "hub",
-        fleet=ClusterControllerOptions(
-            period=probe_period,
-            thresholds=Thresholds(
-                failure_threshold=failure_threshold,
-                success_threshold=success_threshold,
-                no_execute_grace=timedelta(seconds=no_execute_grace),
-            ),
+        settings=HubSettings(
+            state_dir=state_dir if state_dir is not None else default_state_dir(),
+            probe_period=probe_period,
+            failure_threshold=failure_threshold,
+            success_threshold=success_threshold,
+            no_execute_grace=no_execute_grace,
         ),
     )
     asyncio.run(run_hub(options))

@@ -1,8 +1,7 @@
 """The etcd operator: `EtcdCluster` (create, scale, repair, upgrade, back up, restore) and `EtcdBackup`.
 
-    settings = EtcdSettings(process_root=Path("/var/lib/kokpit/etcd"), backup_root=Path("/var/backups"))
-    add_etcd_controllers(manager, settings)   # the manager already has the "hub" cluster
-    await manager.run()
+    setup(manager, hub_settings)              # the hub process: settings from `kokpit hub run`
+    add_etcd_controllers(manager, EtcdSettings(process_root=..., backup_root=...))   # tests, tools
 
 The decisions live in `kokpit.etcd.planner` (pure); members run through a component runtime
 (`kokpit.controlplane.runtime`): local processes or Pods in a meta cluster.
@@ -17,7 +16,9 @@ from kokpit.etcd.client import ClientTLS, EtcdClient, EtcdError
 from kokpit.etcd.controller import EtcdClusterReconciler, EtcdSettings, local_program
 from kokpit.etcd.planner import Action, Desired, Kind, MemberView, Observed, Policy, plan
 from kokpit.etcd.resources import EtcdBackupResource, EtcdClusterResource
+from kokpit.fleet.members import member_clients
 from kokpit.runtime import Controller, EventRecorder, Manager
+from kokpit.settings import HubSettings
 
 
 @dataclass
@@ -34,11 +35,11 @@ def add_etcd_controllers(
     manager: Manager, settings: EtcdSettings, *, cluster: str = "hub"
 ) -> EtcdControllers:
     """`add_etcd_controllers` adds the EtcdCluster and EtcdBackup controllers to `manager`, watching
-    `cluster` (which must be registered). Meta clusters of the kubernetes runtime are looked up in the
-    manager's clients unless `settings.meta_clients` says otherwise."""
+    `cluster` (which must be registered). Meta clusters of the kubernetes runtime are fleet members,
+    reached through the manager's shared member clients unless `settings.meta_clients` says otherwise."""
     client = manager.clients.get(cluster)
     if settings.meta_clients is None:
-        settings.meta_clients = lambda name: manager.clients.get(name) if name in manager.clients else None
+        settings.meta_clients = member_clients(manager, hub=cluster).client_or_none
     clusters = manager.informer(cluster, EtcdClusterResource)
     backups = manager.informer(cluster, EtcdBackupResource)
     recorder = EventRecorder(client, "kokpit-etcd")
@@ -49,6 +50,19 @@ def add_etcd_controllers(
     backup_controller = manager.controller("etcdbackups", backup_reconciler, workers=1)
     backup_controller.watch(backups)
     return EtcdControllers(cluster_controller, backup_controller, cluster_reconciler, backup_reconciler)
+
+
+def setup(manager: Manager, settings: HubSettings) -> None:
+    """`setup` adds the etcd operator to the hub's `manager`."""
+    add_etcd_controllers(
+        manager,
+        EtcdSettings(
+            process_root=settings.etcd_root,
+            backup_root=settings.backup_root,
+            tie_to_parent=settings.tie_to_parent,
+        ),
+        cluster=settings.hub,
+    )
 
 
 __all__ = [
@@ -70,4 +84,5 @@ __all__ = [
     "add_etcd_controllers",
     "local_program",
     "plan",
+    "setup",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,9 +90,9 @@ class EtcdSettings:
     """Tie member processes to this process (tests, foreground runs)."""
     programs: Callable[[str], EtcdProgram | None] = local_program
     """Finds etcd of a version for the process runtime."""
-    meta_clients: Callable[[str], AsyncClient | None] | None = None
+    meta_clients: Callable[[str], Awaitable[AsyncClient | None]] | None = None
     """The API client of a meta cluster (kubernetes runtime), by member cluster name; None: no meta
-    cluster is reachable (`add_etcd_controllers` fills it from the manager's clients)."""
+    cluster is reachable (`add_etcd_controllers` fills it from the manager's member clients)."""
 
 
 @dataclass
@@ -168,7 +168,7 @@ class EtcdClusterReconciler:
         program = self._program(spec, spec.version)
         version_available = program is not None
         try:
-            runtime = self._runtime(spec)
+            runtime = await self._runtime(spec)
             pki = await self._pki(obj, runtime, group)
             etcd = self._etcd_client(group, pki)
             snap = await self._observe(runtime, group, etcd)
@@ -243,10 +243,10 @@ class EtcdClusterReconciler:
             return container_program(version)
         return self.settings.programs(version)
 
-    def _runtime(self, spec: EtcdClusterSpec) -> ComponentRuntime:
+    async def _runtime(self, spec: EtcdClusterSpec) -> ComponentRuntime:
         if spec.runtime is EtcdRuntime.KUBERNETES:
             meta = spec.meta_cluster or ""
-            client = self.settings.meta_clients(meta) if self.settings.meta_clients else None
+            client = await self.settings.meta_clients(meta) if self.settings.meta_clients else None
             if client is None:
                 raise ProblemError("MetaClusterUnavailable", f"no client for meta cluster {meta!r}")
             return KubernetesRuntime(client)
@@ -558,7 +558,7 @@ class EtcdClusterReconciler:
     async def _delete(self, obj: Any, group: Group) -> Result:
         try:
             spec = EtcdClusterSpec.model_validate(obj.get("spec") or {})
-            runtime = self._runtime(spec)
+            runtime = await self._runtime(spec)
             await runtime.remove_group(group)
         except (ValidationError, ProblemError) as error:
             log.warning("%s: cannot remove members: %s", group, error)

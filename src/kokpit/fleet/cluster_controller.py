@@ -28,7 +28,7 @@ from kokpit.fleet.health import (
     Thresholds,
     decide_health,
 )
-from kokpit.fleet.members import ClusterResource, MemberClients, MemberUnavailable
+from kokpit.fleet.members import ClusterResource, MemberClients, MemberUnavailable, member_clients
 from kokpit.fleet.names import CLUSTER_FINALIZER, HEALTH_FIELD_MANAGER
 from kokpit.fleet.probe import Observation, observe
 from kokpit.runtime import (
@@ -243,6 +243,6 @@ def setup_fleet(
     manager: Manager, *, hub: str = "hub", options: ClusterControllerOptions | None = None
 ) -> MemberClients:
     """Adds the fleet's controllers to `manager`; returns the member clients other domains share."""
-    members = MemberClients(manager, hub=hub)
+    members = member_clients(manager, hub=hub)
     ClusterController(manager, members, hub=hub, options=options).setup()
     return members

@@ -28,6 +28,8 @@ class MemberUnavailable(KokpitError):
 
 
 class MemberClients:
+    """Clients of the fleet's members, shared by every domain of one manager (`member_clients`)."""
+
     def __init__(self, manager: Manager, *, hub: str = "hub") -> None:
         self.manager = manager
         self.hub = hub
@@ -69,9 +71,21 @@ class MemberClients:
         self._versions[name] = version
         return self.manager.clients.get(client_name)
 
+    async def client_or_none(self, name: str) -> AsyncClient | None:
+        """`client_or_none` is `client(name)`, or None when no client can be made."""
+        try:
+            return await self.client(name)
+        except MemberUnavailable:
+            return None
+
     async def forget(self, name: str) -> None:
         """Closes and drops the member's client (the member left the fleet)."""
         self._versions.pop(name, None)
         client_name = member_client_name(name)
         if client_name in self.manager.clients:
             await self.manager.remove_cluster(client_name)
+
+
+def member_clients(manager: Manager, *, hub: str = "hub") -> MemberClients:
+    """`member_clients` is the one `MemberClients` of `manager`, made by whichever domain asks first."""
+    return manager.shared(f"member-clients/{hub}", lambda: MemberClients(manager, hub=hub))

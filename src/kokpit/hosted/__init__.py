@@ -1,6 +1,7 @@
 """Hosted clusters (Kube-on-Kube): a whole Kubernetes cluster from one `HostedCluster` resource.
 
-    setup_hosted(manager, HostedSettings(process_root=Path("/var/lib/kokpit/hosted")))
+    setup(manager, hub_settings)                                   # the hub process
+    setup_hosted(manager, HostedSettings(process_root=Path(...)))   # tests, tools
 
 The control plane runs through a component runtime (local processes today); its etcd is an
 `EtcdCluster` run by the etcd operator, which must be registered in the same manager
@@ -13,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from kokpit.etcd.resources import EtcdClusterResource
+from kokpit.fleet.members import member_clients
 from kokpit.hosted import names
 from kokpit.hosted.controller import HostedClusterReconciler, HostedClusterResource, HostedSettings
 from kokpit.hosted.versions import SupportedVersions, check_version_change, load_supported
 from kokpit.runtime import Controller, EventRecorder, Key, Manager
+from kokpit.settings import HubSettings
 
 
 def setup_hosted(
@@ -25,10 +28,13 @@ def setup_hosted(
     """`setup_hosted` adds the HostedCluster controller to `manager` (which must have the `hub`
     cluster); it also wakes up when a cluster's EtcdCluster changes."""
     client = manager.clients.get(hub)
+    settings = settings or HostedSettings()
+    if settings.meta_clients is None:
+        settings.meta_clients = member_clients(manager, hub=hub).client_or_none
     clusters = manager.informer(hub, HostedClusterResource)
     etcd_clusters = manager.informer(hub, EtcdClusterResource)
     reconciler = HostedClusterReconciler(
-        client, clusters, settings or HostedSettings(), recorder=EventRecorder(client, "kokpit-hosted")
+        client, clusters, settings, recorder=EventRecorder(client, "kokpit-hosted")
     )
     controller = manager.controller("hostedclusters", reconciler, workers=4)
     controller.watch(clusters)
@@ -41,6 +47,15 @@ def setup_hosted(
     return controller, reconciler
 
 
+def setup(manager: Manager, settings: HubSettings) -> None:
+    """`setup` adds the hosted-cluster controller to the hub's `manager`."""
+    setup_hosted(
+        manager,
+        HostedSettings(process_root=settings.controlplane_root, tie_to_parent=settings.tie_to_parent),
+        hub=settings.hub,
+    )
+
+
 __all__ = [
     "HostedClusterReconciler",
     "HostedClusterResource",
@@ -48,5 +63,6 @@ __all__ = [
     "SupportedVersions",
     "check_version_change",
     "load_supported",
+    "setup",
     "setup_hosted",
 ]

@@ -14,7 +14,7 @@ import base64
 import ipaddress
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,9 +83,9 @@ class HostedSettings:
     versions: Callable[[], SupportedVersions] = load_supported
     addon_namespace: str = SECRET_NAMESPACE
     """Hub namespace holding imported addon definitions."""
-    meta_clients: Callable[[str], AsyncClient | None] | None = None
-    """The client of a meta cluster by name (kubernetes runtime); when unset, one is made from the
-    member's kubeconfig Secret in the hub."""
+    meta_clients: Callable[[str], Awaitable[AsyncClient | None]] | None = None
+    """The client of a meta cluster by member name (kubernetes runtime); `setup_hosted` fills it with
+    the manager's shared member clients when unset."""
 
 
 @dataclass
@@ -762,7 +762,7 @@ class HostedClusterReconciler:
         """The meta cluster's client: from `settings.meta_clients`, else made (and kept until its
         kubeconfig changes) from the member's kubeconfig Secret in the hub; None when there is none."""
         if self.settings.meta_clients is not None:
-            return self.settings.meta_clients(meta)
+            return await self.settings.meta_clients(meta)
         cluster = await _get(self.client, ClusterResource, meta)
         if cluster is None:
             return None

@@ -1,28 +1,35 @@
-"""The hub's controller process: every kokpit controller in one manager, against the hub API server.
+"""The hub's controller process: every kokpit domain in one manager, against the hub API server.
 
-`kokpit hub run` builds it; replicas compete for one Lease and only the holder reconciles.
+`kokpit hub run` builds it; replicas compete for one Lease and only the holder reconciles. Each
+domain exposes `setup(manager, settings)`; they are called in a loop, and none depends on another
+having been set up first (shared services such as the member clients come from `manager.shared`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
+from kokpit import etcd, fleet, hosted, propagation
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
-from kokpit.etcd import EtcdSettings, add_etcd_controllers
-from kokpit.fleet import ClusterControllerOptions, setup_fleet
-from kokpit.fleet.names import member_client_name
-from kokpit.hosted import HostedSettings, setup_hosted
-from kokpit.propagation.member_setup import setup_execution
-from kokpit.propagation.setup import setup_propagation
 from kokpit.runtime import LeaderElection, Manager
+from kokpit.settings import HubSettings
 
 HUB = "hub"
 LEASE_NAME = "kokpit-hub"
+
+DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (
+    fleet.setup,
+    propagation.setup,
+    etcd.setup,
+    hosted.setup,
+)
+"""Every domain the hub runs, by its `setup`."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,8 @@ class HubOptions:
     """Client-side request rate per cluster (the API servers are the hub's own and its members)."""
     burst: int = 400
     identity: str | None = None
-    fleet: ClusterControllerOptions = field(default_factory=ClusterControllerOptions)
-    state_dir: Path = field(default_factory=lambda: Path.cwd() / ".kokpit" / "hub")
-    """Where the process runtime keeps what it runs (etcd members, control planes) and backups."""
+    settings: HubSettings = field(default_factory=HubSettings)
+    """What every domain's `setup` reads."""
 
 
 async def check_installed(client: AsyncClient) -> None:
@@ -53,7 +59,7 @@ async def check_installed(client: AsyncClient) -> None:
 
 
 def build_manager(options: HubOptions) -> Manager:
-    """A manager with every hub controller registered, ready to `run()`."""
+    """A manager with every domain's controllers registered, ready to `run()`."""
     election = (
         LeaderElection(
             options.lease_name,
@@ -73,34 +79,13 @@ def build_manager(options: HubOptions) -> Manager:
         metrics_port=options.metrics_port,
         leader_election=election,
     )
-    manager.add_cluster(HUB, options.kubeconfig)
-    members = setup_fleet(manager, hub=HUB, options=options.fleet)
-    setup_propagation(manager, members, hub=HUB)
-    setup_execution(manager, members, hub=HUB)
-    add_etcd_controllers(
-        manager,
-        EtcdSettings(
-            process_root=options.state_dir / "etcd",
-            backup_root=options.state_dir / "backups",
-            # Process-runtime components live and die with this process: nothing outlives the hub
-            # that started it. Production control planes use the kubernetes runtime instead.
-            tie_to_parent=True,
-            meta_clients=lambda name: _member_client(manager, name),
-        ),
-        cluster=HUB,
-    )
-    setup_hosted(
-        manager, HostedSettings(process_root=options.state_dir / "controlplanes", tie_to_parent=True)
-    )
+    manager.add_cluster(options.settings.hub, options.kubeconfig)
+    for setup in DOMAINS:
+        setup(manager, options.settings)
     return manager
-
-
-def _member_client(manager: Manager, cluster: str) -> AsyncClient | None:
-    name = member_client_name(cluster)
-    return manager.clients.get(name) if name in manager.clients else None
 
 
 async def run_hub(options: HubOptions) -> None:
     manager = build_manager(options)
-    await check_installed(manager.clients.get(HUB))
+    await check_installed(manager.clients.get(options.settings.hub))
     await manager.run(handle_signals=True)

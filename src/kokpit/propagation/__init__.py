@@ -33,6 +33,16 @@ from kokpit.propagation.scheduler import (
     schedule,
 )
 from kokpit.propagation.selectors import label_selector_matches, matches, select_overrides, select_policy
+from kokpit.runtime import Manager
+from kokpit.settings import HubSettings
+
+
+def setup(manager: Manager, settings: HubSettings) -> None:
+    """`setup` adds delivery's controllers to the hub's `manager` (see `kokpit.propagation.wiring`)."""
+    from kokpit.propagation import wiring  # the controllers import this package's pure core
+
+    wiring.setup(manager, settings)
+
 
 __all__ = [
     "ClusterInfo",
@@ -62,6 +72,7 @@ __all__ = [
     "schedule",
     "select_overrides",
     "select_policy",
+    "setup",
     "with_replicas",
     "workload_replicas",
 ]

@@ -28,7 +28,8 @@ from datetime import datetime
 from typing import Any
 
 from kokpit.api.work import APPLIED, AVAILABLE, FULLY_APPLIED, Health
-from kokpit.runtime.conditions import FALSE, TRUE, UNKNOWN, Condition, get_condition, set_condition
+from kokpit.runtime.conditions import FALSE, TRUE, UNKNOWN, get_condition, set_condition
+from kokpit.runtime.conditions import StoredCondition as Condition
 
 MAX_MESSAGE = 4096
 

@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry
 
@@ -21,6 +22,8 @@ from .controller import Controller, Reconciler
 from .informer import Informer
 from .leader import LeaderElector
 from .metrics import Metrics, MetricsServer, serve_metrics
+
+T = TypeVar("T")
 
 log = logging.getLogger("kokpit.runtime.manager")
 
@@ -80,6 +83,17 @@ class Manager:
         self._leading = False
         self._stop = asyncio.Event()
         self.elector: LeaderElector | None = None
+        self._shared: dict[str, Any] = {}
+
+    def shared(self, name: str, make: Callable[[], T]) -> T:
+        """`shared` returns the object registered under `name`, made by `make` on first use.
+
+        Domains that need the same service (the member clients, say) ask for it by name, so the
+        first to ask builds it and none depends on another having been set up first.
+        """
+        if name not in self._shared:
+            self._shared[name] = make()
+        return cast(T, self._shared[name])
 
     # -- clusters and informers ---------------------------------------------------------------
 

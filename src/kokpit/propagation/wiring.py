@@ -1,15 +1,18 @@
-"""Wiring delivery's hub-side controllers into a manager: `setup_propagation`.
+"""Wiring delivery into a manager: `setup` (the hub process), or its two halves for tests.
 
-    members = setup_fleet(manager, hub="hub")
-    setup_propagation(manager, members, hub="hub")
+    setup(manager, settings)       # everything below, with the manager's shared member clients
 
-Registers the policy checkers (one per policy kind, which also start the watches of the kinds
-propagation policies select), the binding-kinds controller, and, as kinds appear, one binding
-controller per template kind (see `kokpit.propagation.detector` and
-`kokpit.propagation.binding_controller`).
+`setup_propagation` registers the hub-side half: the policy checkers (one per policy kind, which also
+start the watches of the kinds propagation policies select), the binding-kinds controller, and, as
+kinds appear, one binding controller per template kind (`kokpit.propagation.detector`,
+`kokpit.propagation.binding_controller`). `setup_execution` registers the member-side half: the
+execution controller (Work -> member objects, Work status) and the binding status controller (Works ->
+binding `aggregatedStatus` and the template's `status`).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from kokpit.api.policy import (
     ClusterOverridePolicy,
@@ -17,7 +20,7 @@ from kokpit.api.policy import (
     OverridePolicy,
     PropagationPolicy,
 )
-from kokpit.fleet.members import MemberClients
+from kokpit.fleet.members import MemberClients, member_clients
 from kokpit.propagation.binding_controller import (
     ClusterOverridePolicyResource,
     ClusterPropagationPolicyResource,
@@ -26,7 +29,10 @@ from kokpit.propagation.binding_controller import (
     PropagationPolicyResource,
 )
 from kokpit.propagation.detector import KindReconciler, KindRegistry, PolicyReconciler
+from kokpit.propagation.execution_controller import ExecutionController
+from kokpit.propagation.status_controller import BindingStatusController
 from kokpit.runtime import Manager
+from kokpit.settings import HubSettings
 
 
 def setup_propagation(manager: Manager, members: MemberClients, *, hub: str = "hub") -> KindRegistry:
@@ -60,3 +66,28 @@ def setup_propagation(manager: Manager, members: MemberClients, *, hub: str = "h
     controller.watch(context.bindings, kinds.keys_of_binding)
     controller.watch(context.cluster_bindings, kinds.keys_of_binding)
     return registry
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The controllers `setup_execution` added."""
+
+    execution: ExecutionController
+    status: BindingStatusController
+
+
+def setup_execution(manager: Manager, members: MemberClients, *, hub: str = "hub") -> Execution:
+    """`setup_execution` registers the execution and binding status controllers with `manager`, reaching
+    members through `members` (the `MemberClients` that `setup_fleet` returns)."""
+    execution = ExecutionController(manager, members, hub=hub)
+    execution.setup()
+    status = BindingStatusController(manager, execution.works, hub=hub)
+    status.setup()
+    return Execution(execution=execution, status=status)
+
+
+def setup(manager: Manager, settings: HubSettings) -> None:
+    """`setup` adds all of delivery's controllers to the hub's `manager`."""
+    members = member_clients(manager, hub=settings.hub)
+    setup_propagation(manager, members, hub=settings.hub)
+    setup_execution(manager, members, hub=settings.hub)
