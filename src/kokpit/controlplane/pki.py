@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import base64
 import ipaddress
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,6 +28,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from kokpit.controlplane.files import write_private
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
@@ -551,13 +551,4 @@ def _b64(data: bytes) -> str:
 
 def _write_file(path: Path, data: bytes, mode: int) -> None:
     """Write `data` to `path` atomically; the file has `mode` from its creation on."""
-    path.parent.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_private(path, data, mode=mode)

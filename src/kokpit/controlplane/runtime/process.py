@@ -12,15 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kokpit.controlplane import processes
+from kokpit.controlplane.files import write_private
 from kokpit.controlplane.runtime.interface import Addresses, ComponentSpec, ComponentState, Group, Layout
 from kokpit.errors import KokpitError
 
@@ -221,17 +220,4 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _write_file(path: Path, content: bytes) -> None:
     """Writes atomically (a reader never sees half a certificate), 0600: files may hold keys."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        if path.read_bytes() == content:
-            return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_private(path, content, unchanged_ok=True)
