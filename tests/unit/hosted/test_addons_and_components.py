@@ -99,6 +99,30 @@ def test_render_errors_name_the_template(tmp_path: Path, body: str, message: str
     assert "addon hello cm.yaml.j2" in str(error.value)
 
 
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "''.__class__.__mro__[1].__subclasses__()",
+        "cycler.__init__.__globals__",
+        "params.__class__.__init__.__globals__",
+        "params.update(greeting='pwned')",
+    ],
+    ids=["subclasses of object", "globals through cycler", "globals through params", "mutating params"],
+)
+def test_template_sandbox_escapes_are_refused(tmp_path: Path, expression: str) -> None:
+    """A template in a ConfigMap is user input rendered in the hub: an escape from the sandbox is an
+    AddonError naming the addon, never code run."""
+    body = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: hello, namespace: default}\n"
+        f"data: {{g: '{{{{ {expression} }}}}'}}\n"
+    )
+    _write_addon(tmp_path / "hello", "v1", body)
+    definition = addons.load_set(tmp_path / "hello")[0]
+    with pytest.raises(addons.AddonError, match=r"addon hello cm\.yaml\.j2") as error:
+        addons.render(definition, FACTS)
+    assert "refused by the template sandbox" in str(error.value)
+
+
 def test_prune_lists_what_is_gone_in_reverse() -> None:
     assert addons.to_prune(["a", "b", "c"], ["b"]) == ["c", "a"]
     ref = addons.object_ref(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import yaml
 
 from kokpit.hosted.addons.catalog import AddonDefinition, AddonError, Catalog
@@ -20,7 +21,12 @@ ADDON_LABEL = "addons.kokpit.io/name"
 VERSION_LABEL = "addons.kokpit.io/version"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "kokpit")
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+)
+"""Templates come from ConfigMaps anyone with write access to the addon namespace can edit, and are
+rendered inside the hub: sandboxed (no dunder attributes, no mutation of the context), and a
+variable that does not exist is an error rather than an empty string."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,8 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> d
 def _render_text(text: str, context: Mapping[str, Any], *, where: str) -> str:
     try:
         return _ENV.from_string(text).render(**context)
+    except jinja2.sandbox.SecurityError as error:
+        raise AddonError(f"{where}: refused by the template sandbox: {error}") from None
     except jinja2.TemplateError as error:
         raise AddonError(f"{where}: {type(error).__name__}: {error}") from None
 
