@@ -70,8 +70,9 @@ class ControlPlaneSpec(KokpitModel):
     """The control-plane components."""
 
     replicas: Annotated[int, Field(ge=1, le=3)] = 1
-    """Replicas of kube-apiserver, kube-controller-manager and kube-scheduler (kubernetes runtime; the
-    process runtime runs one of each)."""
+    """Replicas of kube-apiserver, kube-controller-manager and kube-scheduler (kubernetes runtime: the
+    controller-manager and scheduler elect a leader; the process runtime runs one of each and refuses
+    more)."""
 
 
 class SharedEtcd(KokpitModel):
@@ -220,6 +221,17 @@ class AddonSpec(KokpitModel):
     """Values for the addon's templates, over its defaults."""
 
 
+REPLICAS_MESSAGE = "the process runtime runs one replica of each component: controlPlane.replicas must be 1"
+KUBERNETES_ADDONS_MESSAGE = (
+    "the kubernetes runtime cannot install addons yet (its control plane has no nodes): "
+    "leave addons unset or empty"
+)
+KUBERNETES_NODES_MESSAGE = "the kubernetes runtime cannot run kwok nodes yet: nodes must be 0"
+KUBERNETES_JOIN_MESSAGE = (
+    "the kubernetes runtime cannot join the fleet yet (the hub cannot reach its API server): set join: false"
+)
+
+
 class HostedClusterSpec(KokpitModel):
     """The cluster wanted."""
 
@@ -235,6 +247,31 @@ class HostedClusterSpec(KokpitModel):
                 "self.runtime == oldSelf.runtime",
                 "runtime cannot be changed",
                 field_path=".runtime",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "self.runtime == 'kubernetes' || !has(self.controlPlane) || "
+                "!has(self.controlPlane.replicas) || self.controlPlane.replicas == 1",
+                REPLICAS_MESSAGE,
+                field_path=".controlPlane.replicas",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "self.runtime != 'kubernetes' || !has(self.addons) || size(self.addons) == 0",
+                KUBERNETES_ADDONS_MESSAGE,
+                field_path=".addons",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "self.runtime != 'kubernetes' || !has(self.nodes) || self.nodes == 0",
+                KUBERNETES_NODES_MESSAGE,
+                field_path=".nodes",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "self.runtime != 'kubernetes' || (has(self.join) && !self.join)",
+                KUBERNETES_JOIN_MESSAGE,
+                field_path=".join",
                 reason="FieldValueForbidden",
             ),
         )
@@ -258,11 +295,37 @@ class HostedClusterSpec(KokpitModel):
     certificates: CertificatesSpec | None = None
     """Certificate lifetimes."""
     addons: Annotated[list[AddonSpec], Field(max_length=64, json_schema_extra=list_map("name"))] | None = None
-    """Addons to install; coredns and kube-proxy when unset, none when empty."""
+    """Addons to install; coredns and kube-proxy when unset, none when empty (the kubernetes runtime
+    installs none yet and refuses a non-empty list)."""
     nodes: Annotated[int, Field(ge=0, le=MAX_NODES)] = 0
     """Number of kwok nodes (simulated nodes that run pods without containers)."""
     join: bool = True
-    """Join the cluster to the fleet (a Cluster of the same name) once it is Ready."""
+    """Join the cluster to the fleet (a Cluster of the same name) once it is Ready. The kubernetes
+    runtime cannot join yet: it needs `join: false`."""
+
+    @model_validator(mode="after")
+    def _supported_by_runtime(self) -> Self:
+        problem = runtime_problem(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+
+def runtime_problem(spec: HostedClusterSpec) -> str | None:
+    """`runtime_problem` names, in one line, a field `spec.runtime` cannot honour (the same checks as
+    the CRD's CEL rules), or None. Refused rather than ignored, so the spec never claims what does not
+    run."""
+    if spec.runtime is HostedRuntime.PROCESS:
+        if spec.control_plane is not None and spec.control_plane.replicas != 1:
+            return REPLICAS_MESSAGE
+        return None
+    if spec.addons:
+        return KUBERNETES_ADDONS_MESSAGE
+    if spec.nodes:
+        return KUBERNETES_NODES_MESSAGE
+    if spec.join:
+        return KUBERNETES_JOIN_MESSAGE
+    return None
 
 
 class SecretKeyRef(KokpitModel):

@@ -125,6 +125,8 @@ class APIServerOptions:
     service_cluster_ip_range: str = "10.96.0.0/16"
     etcd_prefix: str = "/registry"
     advertise_address: str | None = None
+    cluster_domain: str = "cluster.local"
+    """The cluster's DNS domain: the service-account issuer is `kubernetes.default.svc.<domain>`."""
     extra_args: Sequence[str] = field(default_factory=tuple)
 
 
@@ -147,7 +149,7 @@ def kube_apiserver_argv(binary: Path, *, options: APIServerOptions, pki: PKIPath
         f"--kubelet-client-key={pki.apiserver_kubelet_client_key}",
         f"--service-account-key-file={pki.service_account_pub}",
         f"--service-account-signing-key-file={pki.service_account_key}",
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+        f"--service-account-issuer=https://kubernetes.default.svc.{options.cluster_domain}",
         f"--service-cluster-ip-range={options.service_cluster_ip_range}",
         "--authorization-mode=Node,RBAC",
         "--enable-admission-plugins=NodeRestriction",

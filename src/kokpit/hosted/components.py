@@ -49,6 +49,7 @@ class ClusterParameters:
     port: int
     service_cidr: str
     pod_cidr: str
+    cluster_domain: str = "cluster.local"
 
 
 def revision_version(revision: str | None) -> str | None:
@@ -117,6 +118,7 @@ def apiserver_spec(
         etcd_servers=list(etcd.endpoints),
         service_cluster_ip_range=params.service_cidr,
         etcd_prefix=etcd.prefix,
+        cluster_domain=params.cluster_domain,
     )
     argv = commands.kube_apiserver_argv(binaries.kube_apiserver, options=options, pki=paths)
     # Certificates are reloaded from disk by kube-apiserver: not part of the revision (see module doc).

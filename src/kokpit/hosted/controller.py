@@ -323,6 +323,7 @@ class HostedClusterReconciler:
             port=port,
             service_cidr=networking.service_cidr,
             pod_cidr=networking.pod_cidr,
+            cluster_domain=networking.cluster_domain,
         )
 
     async def _pki(
@@ -718,6 +719,7 @@ class HostedClusterReconciler:
                 spec.exposure.type if spec.exposure and spec.exposure.type else kube.ServiceType.LOAD_BALANCER
             ),
             service_cidr=networking.service_cidr,
+            cluster_domain=networking.cluster_domain,
         )
         # The Service first: its addresses go into the API server's certificate.
         await control.apply([kube.render_namespace(params), kube.render_service(params)])
@@ -730,7 +732,10 @@ class HostedClusterReconciler:
             "127.0.0.1",
             state,
             apiserver_ips=("127.0.0.1", *ips),
-            apiserver_dns_names=(*kube.apiserver_dns_names(target_namespace), *hosts),
+            apiserver_dns_names=(
+                *kube.apiserver_dns_names(target_namespace, cluster_domain=networking.cluster_domain),
+                *hosts,
+            ),
         )
         await control.apply(kube.render_all(params, cluster_pki))
 

@@ -6,10 +6,11 @@ of M (`control_plane_namespace`) and puts there:
 - a Service `kube-apiserver` (port 6443) of the type asked for (LoadBalancer by default);
 - a Secret `<component>-files` per component: the PKI files it reads under `/etc/kubernetes/pki` and,
   for the controller-manager and the scheduler, a kubeconfig whose server is the Service's DNS name;
-- a Deployment per component: kube-apiserver with `controlPlane.replicas` replicas spread by
-  hostname, kube-controller-manager and kube-scheduler with one replica each and leader election on
-  (a rolling update briefly runs two). Images are `registry.k8s.io/<component>:<version>`; the
-  command lines come from `kokpit.controlplane.commands`, with the mounted paths.
+- a Deployment per component, each with `controlPlane.replicas` replicas spread by hostname;
+  kube-controller-manager and kube-scheduler run with leader election on, so one replica acts and
+  the others stand by (a rolling update also briefly runs one more). Images are
+  `registry.k8s.io/<component>:<version>`; the command lines come from `kokpit.controlplane.commands`,
+  with the mounted paths.
 
 The pod template carries a revision (a hash of what the process reads only at start): a changed
 argv, service-account key or etcd CA rolls the Deployment; renewed serving certificates do not,
@@ -84,9 +85,10 @@ class ControlPlaneParameters:
     """The Kubernetes version each control-plane component runs (see `plan.component_versions`)."""
     etcd: EtcdAccess
     replicas: int = 1
-    """kube-apiserver replicas."""
+    """Replicas of every component (the controller-manager and the scheduler elect a leader)."""
     service_type: ServiceType = ServiceType.LOAD_BALANCER
     service_cidr: str = "10.96.0.0/16"
+    cluster_domain: str = "cluster.local"
 
     @property
     def namespace(self) -> str:
@@ -232,6 +234,7 @@ def component_argv(component: str, params: ControlPlaneParameters) -> list[str]:
             etcd_servers=list(params.etcd.endpoints),
             service_cluster_ip_range=params.service_cidr,
             etcd_prefix=params.etcd.prefix,
+            cluster_domain=params.cluster_domain,
         )
         return commands.kube_apiserver_argv(Path(component), options=options, pki=paths)
     if component == names.CONTROLLER_MANAGER:
@@ -371,12 +374,12 @@ def render_deployment(
     component: str, params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI
 ) -> dict[str, Any]:
     """`render_deployment` runs `component` at `params.versions[component]`: the API server with
-    `params.replicas` replicas, the others with one (leader election on). Files are mounted read-only
-    under `FILES_MOUNT`; rolling updates add one Pod before removing one."""
+    `params.replicas` replicas, and so the others (they elect a leader: one acts, the rest wait). Files
+    are mounted read-only under `FILES_MOUNT`; rolling updates add one Pod before removing one."""
     version = params.versions[component]
     argv = component_argv(component, params)
     files = component_files(component, params, cluster_pki)
-    replicas = params.replicas if component == names.APISERVER else 1
+    replicas = params.replicas
     pod_labels = {**labels(params), **selector(params, component), VERSION_LABEL: version}
     container: dict[str, Any] = {
         "name": component,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 
@@ -169,6 +170,15 @@ def _pki(validity_minutes: int = 10) -> pki.ClusterPKI:
         timedelta(minutes=validity_minutes),
     )
     return certificates.new_pki(params)
+
+
+def test_service_account_issuer_follows_the_cluster_domain() -> None:
+    default = components.apiserver_spec(PARAMS, _layout("a"), BINARIES, _pki(), ETCD)
+    assert "--service-account-issuer=https://kubernetes.default.svc.cluster.local" in default.argv
+    custom = dataclasses.replace(PARAMS, cluster_domain="corp.example")
+    spec = components.apiserver_spec(custom, _layout("a"), BINARIES, _pki(), ETCD)
+    assert "--service-account-issuer=https://kubernetes.default.svc.corp.example" in spec.argv
+    assert spec.revision != default.revision
 
 
 def test_apiserver_spec() -> None:

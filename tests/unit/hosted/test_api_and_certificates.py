@@ -65,6 +65,49 @@ def test_bad_specs(spec: dict[str, object]) -> None:
         HostedClusterSpec.model_validate(spec)
 
 
+KUBE = {"kubernetesVersion": "v1.36.5", "runtime": "kubernetes", "metaCluster": "m", "join": False}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        (
+            {"kubernetesVersion": "v1.36.5", "controlPlane": {"replicas": 2}},
+            "process runtime runs one replica",
+        ),
+        ({**KUBE, "addons": [{"name": "coredns"}]}, "cannot install addons"),
+        ({**KUBE, "nodes": 2}, "cannot run kwok nodes"),
+        ({**KUBE, "join": True}, "cannot join the fleet"),
+        ({k: v for k, v in KUBE.items() if k != "join"}, "cannot join the fleet"),
+    ],
+    ids=[
+        "process with 2 replicas",
+        "kubernetes with addons",
+        "kubernetes with nodes",
+        "kubernetes joining",
+        "kubernetes joining by default",
+    ],
+)
+def test_fields_the_runtime_cannot_honour_are_refused(spec: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        HostedClusterSpec.model_validate(spec)
+
+
+def test_what_each_runtime_honours_is_accepted() -> None:
+    HostedClusterSpec.model_validate({**KUBE, "controlPlane": {"replicas": 3}, "addons": []})
+    HostedClusterSpec.model_validate({"kubernetesVersion": "v1.36.5", "nodes": 3, "addons": []})
+
+
+def test_crd_refuses_what_the_runtime_cannot_honour() -> None:
+    """The same refusals as CEL rules, so the API server answers `kubectl apply` with the message."""
+    crd = crd_manifest(HOSTED_CLUSTER)
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    by_path = {r.get("fieldPath"): r for r in spec["x-kubernetes-validations"]}
+    for path in (".controlPlane.replicas", ".addons", ".nodes", ".join"):
+        assert path in by_path and by_path[path]["reason"] == "FieldValueForbidden"
+    assert "set join: false" in by_path[".join"]["message"]
+
+
 @pytest.mark.parametrize(
     ("text", "seconds"), [("8760h", 8760 * 3600), ("30d", 30 * 86400), ("1h30m", 5400), ("90s", 90)]
 )

@@ -70,10 +70,10 @@ def test_control_plane_namespace(namespace: str, cluster: str, expected: str | N
     [
         (names.APISERVER, 1, 1),
         (names.APISERVER, 3, 3),
-        (names.CONTROLLER_MANAGER, 3, 1),
-        (names.SCHEDULER, 2, 1),
+        (names.CONTROLLER_MANAGER, 3, 3),
+        (names.SCHEDULER, 2, 2),
     ],
-    ids=["apiserver x1", "apiserver x3", "controller-manager stays at 1", "scheduler stays at 1"],
+    ids=["apiserver x1", "apiserver x3", "controller-manager x3 (leader elected)", "scheduler x2"],
 )
 def test_replicas_and_anti_affinity(
     cluster_pki: pki.ClusterPKI, component: str, replicas: int, wanted: int
@@ -127,6 +127,13 @@ def test_images_by_version(cluster_pki: pki.ClusterPKI, component: str, version:
     assert container(deployment)["image"] == expected
     assert deployment["spec"]["template"]["metadata"]["labels"][kube.VERSION_LABEL] == version
     assert kube.running_version(deployment) == version
+
+
+@pytest.mark.parametrize("domain", ["cluster.local", "corp.example"])
+def test_service_account_issuer_follows_the_cluster_domain(domain: str) -> None:
+    argv = kube.component_argv(names.APISERVER, params(cluster_domain=domain))
+    assert f"--service-account-issuer=https://kubernetes.default.svc.{domain}" in argv
+    assert kube.apiserver_dns_names("ns", cluster_domain=domain)[-1] == f"kube-apiserver.ns.svc.{domain}"
 
 
 def test_apiserver_args_use_mounted_paths(cluster_pki: pki.ClusterPKI) -> None:
@@ -340,7 +347,7 @@ def test_owned_etcd_runs_in_the_same_meta_cluster() -> None:
         metadata=SimpleNamespace(name="demo", namespace="team", uid="u-1"),
     )
     spec = HostedClusterSpec.model_validate(
-        {"kubernetesVersion": "v1.36.5", "runtime": "kubernetes", "metaCluster": "member1"}
+        {"kubernetesVersion": "v1.36.5", "runtime": "kubernetes", "metaCluster": "member1", "join": False}
     )
     manifest = etcd_manifest(owner, spec, etcd_version="v3.6.5")
     assert manifest["spec"]["runtime"] == "kubernetes"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
+import jinja2.exceptions
 import jinja2.sandbox
 import yaml
 
@@ -85,7 +86,7 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> d
 def _render_text(text: str, context: Mapping[str, Any], *, where: str) -> str:
     try:
         return _ENV.from_string(text).render(**context)
-    except jinja2.sandbox.SecurityError as error:
+    except jinja2.exceptions.SecurityError as error:
         raise AddonError(f"{where}: refused by the template sandbox: {error}") from None
     except jinja2.TemplateError as error:
         raise AddonError(f"{where}: {type(error).__name__}: {error}") from None
