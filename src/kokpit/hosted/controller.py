@@ -762,6 +762,20 @@ class HostedClusterReconciler:
             await self._ensure_secret(
                 obj, names.admin_kubeconfig_secret_name(name), {names.ADMIN_KUBECONFIG_KEY: admin}
             )
+        if state.conditions["APIServerAvailable"].status:
+            # Rolled out is not running: Ready only once kokpit itself reached the API server.
+            answer = None
+            if state.endpoint is not None:
+                answer = await inside.readyz(await self._hosted_client(namespace, name, admin))
+            reachable = kube.reachability_condition(
+                meta_cluster=meta,
+                endpoint=state.endpoint,
+                readyz=answer,
+                etcd_endpoints=readiness.access.endpoints,
+            )
+            state.conditions["APIServerAvailable"] = reachable
+            if not reachable.status:
+                state.components[names.APISERVER] = {"message": reachable.message}
 
     async def _meta_client(self, meta: str) -> AsyncClient | None:
         """The meta cluster's client: from `settings.meta_clients`, else made (and kept until its

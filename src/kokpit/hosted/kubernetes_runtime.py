@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from lightkube import ApiError, AsyncClient, codecs
 from lightkube.resources.apps_v1 import Deployment
@@ -520,6 +522,52 @@ def service_endpoint(service: Mapping[str, Any] | None, *, node_address: str | N
     if cluster_ip and cluster_ip != "None":
         return f"https://{cluster_ip}:{APISERVER_PORT}"
     return None
+
+
+def loopback_endpoints(endpoints: Sequence[str]) -> list[str]:
+    """`loopback_endpoints` are those of `endpoints` on a loopback address (`127.0.0.0/8`, `::1`,
+    `localhost`): an etcd run by the process runtime on the hub's host, which no Pod can reach."""
+    out: list[str] = []
+    for endpoint in endpoints:
+        host = urlsplit(endpoint).hostname or ""
+        try:
+            loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if loopback:
+            out.append(endpoint)
+    return out
+
+
+def reachability_condition(
+    *,
+    meta_cluster: str,
+    endpoint: str | None,
+    readyz: tuple[bool, str] | None,
+    etcd_endpoints: Sequence[str],
+) -> ConditionValue:
+    """`reachability_condition` is `APIServerAvailable` once the Deployments are rolled out: True only
+    when kokpit itself got an answer from the hosted API server's `/readyz` at `endpoint` (`readyz` is
+    that answer, None when there is no endpoint to ask); otherwise `ControlPlaneUnreachable`, saying
+    why, and naming etcd endpoints the Pods cannot reach. A rolled-out Deployment alone proves
+    nothing: its Pods may be Ready on nodes that never ran a container."""
+    if readyz is not None and readyz[0]:
+        return ConditionValue(True, "Reachable", f"kokpit reached {endpoint}/readyz")
+    if endpoint is None:
+        why = "its Service has no address reachable from the hub (no load-balancer ingress or node address)"
+    else:
+        why = f"{endpoint}/readyz did not answer ok: {readyz[1] if readyz else 'not asked'}"
+    message = (
+        f"Deployments are rolled out in meta cluster {meta_cluster}, but the Pods' endpoint is not "
+        f"reachable from the hub: {why}"
+    )
+    loopback = loopback_endpoints(etcd_endpoints)
+    if loopback and len(loopback) == len(etcd_endpoints):
+        message += (
+            f"; etcd's client endpoints ({', '.join(loopback)}) are loopback addresses of the hub's "
+            f"host, which Pods in {meta_cluster} cannot reach"
+        )
+    return ConditionValue(False, "ControlPlaneUnreachable", message)
 
 
 # --- I/O -----------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 """The kubernetes runtime of HostedCluster at the object level: member1 is the meta cluster, its kwok
-nodes run the Pods (no real control-plane container runs there, so the hosted API server is never
-asked anything). etcd is a shared process-runtime EtcdCluster, which becomes Available for real."""
+nodes run the Pods (no real control-plane container runs there). etcd is a shared process-runtime
+EtcdCluster, which becomes Available for real but listens on the hub's loopback. So the status must
+say the truth: the Deployments roll out, and the cluster is not Ready because kokpit cannot reach the
+API server (nor could its Pods reach etcd)."""
 
 from __future__ import annotations
 
@@ -75,12 +77,28 @@ async def test_kubernetes_runtime_renders_the_control_plane_into_the_meta_cluste
     ns = control_plane_namespace(hosted_env.namespace, "kube")
     meta = make_client(META, fleet.kubeconfig(META), qps=None, timeout=10.0)
     try:
-        # Ready once the Deployments are available (kwok marks the Pods Ready).
-        status = await hosted_env.wait_ready("kube", timeout=180)
+        # The Deployments roll out (kwok marks the Pods Ready), but nothing answers at an endpoint:
+        # not Ready, and the condition says why.
+        status = await hosted_env.wait(
+            "APIServerAvailable ControlPlaneUnreachable",
+            lambda s: (
+                condition(s, "APIServerAvailable").get("reason") == "ControlPlaneUnreachable"
+                and is_true(s, "ControllerManagerReady")
+                and is_true(s, "SchedulerReady")
+            ),
+            "kube",
+            timeout=180,
+        )
         assert status["version"] == CURRENT
         for type_ in ("EtcdReady", "CertificatesReady", "ControllerManagerReady", "SchedulerReady"):
             assert is_true(status, type_), condition(status, type_)
-        assert condition(status, "APIServerAvailable")["reason"] == "DeploymentAvailable"
+        unreachable = condition(status, "APIServerAvailable")
+        assert unreachable["status"] == "False"
+        assert "not reachable from the hub" in unreachable["message"]
+        assert "loopback" in unreachable["message"]  # the shared etcd listens on the hub's 127.0.0.1
+        ready = condition(status, "Ready")
+        assert (ready["status"], ready["reason"]) == ("False", "ControlPlaneUnreachable")
+        assert status["phase"] != "Ready"
         assert {c["name"] for c in status["components"]} == set(names.CONTROL_PLANE)
         assert "endpoint" not in status  # no load balancer in the sandbox yet
 
@@ -91,7 +109,11 @@ async def test_kubernetes_runtime_renders_the_control_plane_into_the_meta_cluste
         assert main.readinessProbe.httpGet.path == "/readyz"
         assert main.livenessProbe.httpGet.path == "/livez"
         assert "--secure-port=6443" in main.command
-        assert any(a.startswith("--etcd-servers=https://127.0.0.1:") for a in main.command)
+        etcd_flag = next(a for a in main.command if a.startswith("--etcd-servers="))
+        shared: Any = await hosted_env.client.get(
+            EtcdClusterResource, "shared", namespace=hosted_env.namespace
+        )
+        assert etcd_flag == "--etcd-servers=" + ",".join(_client_endpoints(shared))  # the real ones
         affinity = apiserver.spec.template.spec.affinity.podAntiAffinity
         assert affinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey == (
             "kubernetes.io/hostname"
@@ -99,7 +121,7 @@ async def test_kubernetes_runtime_renders_the_control_plane_into_the_meta_cluste
         assert apiserver.metadata.managedFields[0].manager == "kokpit"
         for component in (names.CONTROLLER_MANAGER, names.SCHEDULER):
             deployment: Any = await meta.get(Deployment, component, namespace=ns)
-            assert deployment.spec.replicas == 1
+            assert deployment.spec.replicas == 2  # one leader, one standing by
             container = deployment.spec.template.spec.containers[0]
             assert container.image == f"registry.k8s.io/{component}:{CURRENT}"
             assert "--leader-elect=true" in container.command
@@ -114,7 +136,7 @@ async def test_kubernetes_runtime_renders_the_control_plane_into_the_meta_cluste
         assert [p.port for p in service.spec.ports] == [6443]
 
         pods = [p async for p in meta.list(Pod, namespace=ns)]
-        assert len(pods) == 4
+        assert len(pods) == 6
         assert all(p.status is not None and p.status.phase == "Running" for p in pods)
 
         # A load balancer (played here by the test) gives the Service an address: it becomes the endpoint.
@@ -127,6 +149,14 @@ async def test_kubernetes_runtime_renders_the_control_plane_into_the_meta_cluste
         )
         status = await hosted_env.wait("endpoint", lambda s: bool(s.get("endpoint")), "kube")
         assert status["endpoint"] == "https://203.0.113.10:6443"
+        # Nothing answers there (a documentation address): still not Ready, saying where it asked.
+        status = await hosted_env.wait(
+            "the endpoint named as unreachable",
+            lambda s: "203.0.113.10" in condition(s, "APIServerAvailable").get("message", ""),
+            "kube",
+        )
+        assert condition(status, "APIServerAvailable")["reason"] == "ControlPlaneUnreachable"
+        assert not is_true(status, "Ready")
         admin: Any = await hosted_env.client.get(
             Secret, names.admin_kubeconfig_secret_name("kube"), namespace=hosted_env.namespace
         )
@@ -149,3 +179,7 @@ async def test_kubernetes_runtime_renders_the_control_plane_into_the_meta_cluste
 async def _delete_quietly(client: AsyncClient, namespace: str) -> None:
     with contextlib.suppress(ApiError):
         await client.delete(Namespace, namespace)
+
+
+def _client_endpoints(etcd: Any) -> list[str]:
+    return [str(e) for e in (etcd.get("status") or {}).get("clientEndpoints") or []]

@@ -352,3 +352,44 @@ def test_owned_etcd_runs_in_the_same_meta_cluster() -> None:
     manifest = etcd_manifest(owner, spec, etcd_version="v3.6.5")
     assert manifest["spec"]["runtime"] == "kubernetes"
     assert manifest["spec"]["metaCluster"] == "member1"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "readyz", "etcd", "status", "in_message"),
+    [
+        ("https://203.0.113.10:6443", (True, "ok"), ("https://10.0.0.5:2379",), True, "reached"),
+        (None, None, ("https://10.0.0.5:2379",), False, "no address reachable from the hub"),
+        (
+            "https://203.0.113.10:6443",
+            (False, "ConnectTimeout"),
+            ("https://10.0.0.5:2379",),
+            False,
+            "ConnectTimeout",
+        ),
+        (None, None, ("https://127.0.0.1:2379",), False, "loopback addresses of the hub's host"),
+    ],
+    ids=["readyz answered", "no endpoint", "readyz timed out", "etcd on the hub's loopback"],
+)
+def test_ready_only_when_kokpit_reached_the_api_server(
+    endpoint: str | None,
+    readyz: tuple[bool, str] | None,
+    etcd: tuple[str, ...],
+    status: bool,
+    in_message: str,
+) -> None:
+    condition = kube.reachability_condition(
+        meta_cluster="member1", endpoint=endpoint, readyz=readyz, etcd_endpoints=etcd
+    )
+    assert condition.status is status
+    assert condition.reason == ("Reachable" if status else "ControlPlaneUnreachable")
+    assert in_message in condition.message
+
+
+def test_loopback_endpoints() -> None:
+    endpoints = [
+        "https://127.0.0.1:2379",
+        "https://[::1]:2379",
+        "https://localhost:1",
+        "https://etcd.ns.svc:2379",
+    ]
+    assert kube.loopback_endpoints(endpoints) == endpoints[:3]
