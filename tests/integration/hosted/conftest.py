@@ -32,7 +32,7 @@ from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.fleet import setup_fleet
 from kokpit.hosted import HostedClusterResource, HostedSettings, setup_hosted
 from kokpit.hosted.plan import RestartPolicy
-from kokpit.hosted.versions import load_supported
+from kokpit.hosted.versions import SupportedVersions, load_supported
 from kokpit.hub.install import install
 from kokpit.runtime import Manager, get_condition
 from kokpit.runtime.clients import make_client
@@ -65,6 +65,9 @@ class HostedEnv:
     namespace: str
     root: Path
     sandbox: SandboxHandle
+    supported: SupportedVersions = SUPPORTED
+    """What the hosted controller takes as supported versions, read on every pass: a test may swap in
+    a test-only versions file (`load_supported(path)`)."""
 
     @property
     def hub_kubeconfig(self) -> Path:
@@ -160,9 +163,10 @@ async def hosted_env(hosted_sandbox: SandboxHandle, tmp_path: Path) -> AsyncIter
         restart=RestartPolicy(max_restarts=3, window=60.0, backoff=5.0),
         upgrade_timeout=60.0,
     )
+    env = HostedEnv(manager, client, namespace, settings.process_root, hosted_sandbox)
+    settings.versions = lambda: env.supported
     _, reconciler = setup_hosted(manager, settings)
     run = asyncio.create_task(manager.run())
-    env = HostedEnv(manager, client, namespace, settings.process_root, hosted_sandbox)
     try:
         yield env
     finally:
