@@ -41,6 +41,7 @@ from kokpit.hosted import etcd as hosted_etcd
 from kokpit.hosted import kubernetes_runtime as kube
 from kokpit.hosted.versions import SupportedVersions, check_version_change, load_supported
 from kokpit.runtime import (
+    Condition,
     EventRecorder,
     Informer,
     Key,
@@ -92,7 +93,7 @@ class HostedSettings:
 class _Pass:
     """What one reconcile learnt; becomes the status."""
 
-    conditions: dict[str, plan.ConditionValue] = field(default_factory=dict)
+    conditions: dict[str, Condition] = field(default_factory=dict)
     components: dict[str, dict[str, Any]] = field(default_factory=dict)
     running: dict[str, str | None] = field(default_factory=dict)
     endpoint: str | None = None
@@ -103,7 +104,8 @@ class _Pass:
     busy: bool = False
 
     def set(self, type_: str, status: bool, reason: str, message: str = "") -> None:
-        self.conditions[type_] = plan.ConditionValue(status, reason, message)
+        make = Condition.true if status else Condition.false
+        self.conditions[type_] = make(type_, reason, message)
 
 
 class Stop(Exception):
@@ -289,9 +291,9 @@ class HostedClusterReconciler:
                 "the default service account does not exist yet",
             )
         ready = plan.ready_condition(state.conditions)
-        if not ready.status:
+        if not ready.is_true:
             state.busy = True
-        await self._join(obj, spec, name, state.endpoint, admin, ready.status, state)
+        await self._join(obj, spec, name, state.endpoint, admin, ready.is_true, state)
 
     # -- pieces ---------------------------------------------------------------------------------
 
@@ -706,7 +708,7 @@ class HostedClusterReconciler:
             state.busy = True
             raise Stop
 
-        healthy = {c: kube.deployment_condition(deployments[c]).status for c in names.CONTROL_PLANE}
+        healthy = {c: kube.deployment_condition(deployments[c]).is_true for c in names.CONTROL_PLANE}
         versions = plan.component_versions(target, state.running, healthy)
         networking = spec.networking or NetworkingSpec()
         params = kube.ControlPlaneParameters(
@@ -741,11 +743,11 @@ class HostedClusterReconciler:
 
         deployments = await control.deployments(target_namespace)
         for component in names.CONTROL_PLANE:
-            condition = kube.deployment_condition(deployments[component])
-            state.set(plan.CONDITION_OF[component], condition.status, condition.reason, condition.message)
-            state.components[component] = {} if condition.status else {"message": condition.message}
+            condition = kube.deployment_condition(deployments[component], plan.CONDITION_OF[component])
+            state.conditions[condition.type] = condition
+            state.components[component] = {} if condition.is_true else {"message": condition.message}
             state.running[component] = versions[component]
-            state.busy = state.busy or not condition.status
+            state.busy = state.busy or not condition.is_true
         state.endpoint = kube.service_endpoint(
             service, node_address=spec.exposure.address if spec.exposure else None
         )
@@ -762,7 +764,7 @@ class HostedClusterReconciler:
             await self._ensure_secret(
                 obj, names.admin_kubeconfig_secret_name(name), {names.ADMIN_KUBECONFIG_KEY: admin}
             )
-        if state.conditions["APIServerAvailable"].status:
+        if state.conditions["APIServerAvailable"].is_true:
             # Rolled out is not running: Ready only once kokpit itself reached the API server.
             answer = None
             if state.endpoint is not None:
@@ -774,7 +776,7 @@ class HostedClusterReconciler:
                 etcd_endpoints=readiness.access.endpoints,
             )
             state.conditions["APIServerAvailable"] = reachable
-            if not reachable.status:
+            if not reachable.is_true:
                 state.components[names.APISERVER] = {"message": reachable.message}
 
     async def _meta_client(self, meta: str) -> AsyncClient | None:
@@ -881,9 +883,9 @@ class HostedClusterReconciler:
             "APIServerAvailable" not in values
             and invalid is None
             and "VersionAccepted" in values
-            and values["VersionAccepted"].status
+            and values["VersionAccepted"].is_true
         ):
-            ready = plan.ConditionValue(False, "Provisioning", "the control plane is starting")
+            ready = Condition.false("Ready", "Provisioning", "the control plane is starting")
         values["Ready"] = ready
         for type_, value in values.items():
             conditions = set_condition(
@@ -907,7 +909,7 @@ class HostedClusterReconciler:
                 row["version"] = version or before.get("version")
             cond = plan.CONDITION_OF.get(component)
             if cond is not None and cond in values:
-                row["ready"] = values[cond].status
+                row["ready"] = values[cond].is_true
             elif info is not None:
                 row["ready"] = not info.get("message")
             if info and info.get("message"):
@@ -919,7 +921,7 @@ class HostedClusterReconciler:
         ever_ready = previous.get("phase") in ("Ready", "NotReady", "Upgrading")
         status: dict[str, Any] = {
             "phase": plan.phase(
-                deleting=False, ready=ready.status, upgrading=upgrading, ever_ready=ever_ready
+                deleting=False, ready=ready.is_true, upgrading=upgrading, ever_ready=ever_ready
             ),
             "observedGeneration": generation,
             "conditions": conditions,

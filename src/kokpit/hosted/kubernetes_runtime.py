@@ -40,7 +40,7 @@ from kokpit.controlplane import commands, pki
 from kokpit.controlplane.runtime.kubernetes import COMPONENT_LABEL, FIELD_MANAGER, REVISION_ANNOTATION
 from kokpit.hosted import names
 from kokpit.hosted.components import EtcdAccess
-from kokpit.hosted.plan import ConditionValue
+from kokpit.runtime import Condition
 
 NAMESPACE_PREFIX = "kokpit-hosted-"
 HUB_NAMESPACE_LABEL = "cluster.kokpit.io/hosted-namespace"
@@ -48,6 +48,7 @@ HUB_NAMESPACE_LABEL = "cluster.kokpit.io/hosted-namespace"
 VERSION_LABEL = "cluster.kokpit.io/version"
 """On a Deployment and its pod template: the Kubernetes version it runs."""
 
+APISERVER_AVAILABLE = "APIServerAvailable"
 REGISTRY = "registry.k8s.io"
 APISERVER_PORT = 6443
 CONTROLLER_MANAGER_PORT = 10257
@@ -449,11 +450,11 @@ def render_all(params: ControlPlaneParameters, cluster_pki: pki.ClusterPKI) -> l
 # --- reading back --------------------------------------------------------------------------------
 
 
-def deployment_condition(deployment: Mapping[str, Any] | None) -> ConditionValue:
+def deployment_condition(deployment: Mapping[str, Any] | None, type_: str = "Available") -> Condition:
     """`deployment_condition` says whether a Deployment is rolled out and every replica available:
     the controller saw the latest spec, every replica runs the latest template and is available."""
     if deployment is None:
-        return ConditionValue(False, "NotReady", "Deployment does not exist yet")
+        return Condition.false(type_, "NotReady", "Deployment does not exist yet")
     metadata = deployment.get("metadata") or {}
     spec = deployment.get("spec") or {}
     status = deployment.get("status") or {}
@@ -462,13 +463,13 @@ def deployment_condition(deployment: Mapping[str, Any] | None) -> ConditionValue
     available = int(status.get("availableReplicas") or 0)
     total = int(status.get("replicas") or 0)
     if int(status.get("observedGeneration") or 0) < int(metadata.get("generation") or 0):
-        return ConditionValue(False, "NotReady", "Deployment change not yet observed")
+        return Condition.false(type_, "NotReady", "Deployment change not yet observed")
     message = f"{available}/{wanted} replicas available, {updated} up to date"
     if updated < wanted or total > wanted:
-        return ConditionValue(False, "RollingOut", message)
+        return Condition.false(type_, "RollingOut", message)
     if available < wanted:
-        return ConditionValue(False, "NotReady", message)
-    return ConditionValue(True, "DeploymentAvailable", message)
+        return Condition.false(type_, "NotReady", message)
+    return Condition.true(type_, "DeploymentAvailable", message)
 
 
 def running_version(deployment: Mapping[str, Any] | None) -> str | None:
@@ -545,14 +546,14 @@ def reachability_condition(
     endpoint: str | None,
     readyz: tuple[bool, str] | None,
     etcd_endpoints: Sequence[str],
-) -> ConditionValue:
+) -> Condition:
     """`reachability_condition` is `APIServerAvailable` once the Deployments are rolled out: True only
     when kokpit itself got an answer from the hosted API server's `/readyz` at `endpoint` (`readyz` is
     that answer, None when there is no endpoint to ask); otherwise `ControlPlaneUnreachable`, saying
     why, and naming etcd endpoints the Pods cannot reach. A rolled-out Deployment alone proves
     nothing: its Pods may be Ready on nodes that never ran a container."""
     if readyz is not None and readyz[0]:
-        return ConditionValue(True, "Reachable", f"kokpit reached {endpoint}/readyz")
+        return Condition.true(APISERVER_AVAILABLE, "Reachable", f"kokpit reached {endpoint}/readyz")
     if endpoint is None:
         why = "its Service has no address reachable from the hub (no load-balancer ingress or node address)"
     else:
@@ -567,7 +568,7 @@ def reachability_condition(
             f"; etcd's client endpoints ({', '.join(loopback)}) are loopback addresses of the hub's "
             f"host, which Pods in {meta_cluster} cannot reach"
         )
-    return ConditionValue(False, "ControlPlaneUnreachable", message)
+    return Condition.false(APISERVER_AVAILABLE, "ControlPlaneUnreachable", message)
 
 
 # --- I/O -----------------------------------------------------------------------------------------

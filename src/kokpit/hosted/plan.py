@@ -8,6 +8,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from kokpit.hosted import names
+from kokpit.runtime import Condition
+
+READY = "Ready"
 
 CONDITION_OF = {
     names.APISERVER: "APIServerAvailable",
@@ -109,23 +112,14 @@ def restart_decision(history: RestartHistory, policy: RestartPolicy, now: float)
     return now - last >= policy.backoff, True
 
 
-@dataclass(frozen=True)
-class ConditionValue:
-    """One condition to set: status, reason and message."""
-
-    status: bool
-    reason: str
-    message: str = ""
-
-
-def ready_condition(conditions: Mapping[str, ConditionValue]) -> ConditionValue:
+def ready_condition(conditions: Mapping[str, Condition]) -> Condition:
     """`ready_condition` is True when every input in `READY_INPUTS` that is present is True; otherwise
     False with the first failing input's reason and message."""
     for type_ in READY_INPUTS:
         value = conditions.get(type_)
-        if value is not None and not value.status:
-            return ConditionValue(False, value.reason, f"{type_}: {value.message}")
-    return ConditionValue(True, "ClusterReady", "every component is healthy")
+        if value is not None and not value.is_true:
+            return Condition.false(READY, value.reason, f"{type_}: {value.message}")
+    return Condition.true(READY, "ClusterReady", "every component is healthy")
 
 
 def phase(

@@ -293,7 +293,7 @@ def test_service_addresses_feed_the_certificate() -> None:
 )
 def test_deployment_condition(deployment: dict[str, Any] | None, status: bool, reason: str) -> None:
     condition = kube.deployment_condition(deployment)
-    assert (condition.status, condition.reason) == (status, reason)
+    assert (condition.is_true, condition.reason) == (status, reason)
 
 
 def test_revision_ignores_renewed_apiserver_certificates_but_not_controller_credentials(
@@ -380,7 +380,8 @@ def test_ready_only_when_kokpit_reached_the_api_server(
     condition = kube.reachability_condition(
         meta_cluster="member1", endpoint=endpoint, readyz=readyz, etcd_endpoints=etcd
     )
-    assert condition.status is status
+    assert condition.is_true is status
+    assert condition.type == "APIServerAvailable"
     assert condition.reason == ("Reachable" if status else "ControlPlaneUnreachable")
     assert in_message in condition.message
 

@@ -14,6 +14,7 @@ from kokpit.hosted.versions import (
     load_supported,
     parse_supported,
 )
+from kokpit.runtime import Condition
 
 SUPPORTED = parse_supported(
     {
@@ -150,17 +151,19 @@ def test_restart_policy_backs_off_a_crash_loop() -> None:
 
 
 def test_ready_summary_names_the_first_problem() -> None:
-    ok = plan.ConditionValue(True, "Fine")
+    ok = Condition.true("Any", "Fine")
     conditions = {
         "VersionAccepted": ok,
         "EtcdReady": ok,
-        "APIServerAvailable": plan.ConditionValue(False, "CrashLoop", "kube-apiserver keeps failing"),
-        "SchedulerReady": plan.ConditionValue(False, "NotReady", "starting"),
+        "APIServerAvailable": Condition.false(
+            "APIServerAvailable", "CrashLoop", "kube-apiserver keeps failing"
+        ),
+        "SchedulerReady": Condition.false("SchedulerReady", "NotReady", "starting"),
     }
     ready = plan.ready_condition(conditions)
-    assert (ready.status, ready.reason) == (False, "CrashLoop")
+    assert (ready.type, ready.status, ready.reason) == ("Ready", "False", "CrashLoop")
     assert ready.message.startswith("APIServerAvailable: ")
-    assert plan.ready_condition({"EtcdReady": ok}).status
+    assert plan.ready_condition({"EtcdReady": ok}).is_true
 
 
 @pytest.mark.parametrize(
