@@ -35,18 +35,12 @@ from kokpit.cli.errors import fail
 from kokpit.cli.kubeconfig import hub_kubeconfig
 from kokpit.errors import KokpitError
 from kokpit.fleet.members import ClusterResource
-from kokpit.propagation.binding_controller import TemplateKind
 from kokpit.propagation.clusters import ClusterInfo, cluster_info_from_object
-from kokpit.propagation.detector import (
-    UnknownKind,
-    api_resources,
-    discover_kind,
-    template_class,
-)
+from kokpit.propagation.kinds import UnknownKind, api_resources, discover_kind
 from kokpit.propagation.plan import OutputFormat, format_plan, plan_template
 from kokpit.propagation.work_render import binding_ref_of
 from kokpit.runtime.raw import get_raw
-from kokpit.runtime.resources import resource_class
+from kokpit.runtime.resources import ServedKind, resource_class, served_class
 
 OUTPUTS: tuple[OutputFormat, ...] = ("diff", "yaml", "summary")
 
@@ -105,7 +99,7 @@ async def read_snapshot(client: AsyncClient) -> Snapshot:
     return snapshot
 
 
-async def find_kind(client: AsyncClient, name: str) -> TemplateKind:
+async def find_kind(client: AsyncClient, name: str) -> ServedKind:
     """`find_kind` resolves what a user types before `/` in `KIND/NAME` (kind, plural, singular or short
     name, case-insensitive, optionally `.group`) through the hub's discovery, preferred versions only."""
     wanted, _, group = name.lower().partition(".")
@@ -185,7 +179,7 @@ async def _from_hub(client: AsyncClient, target: str, namespace: str | None) -> 
     kind = await find_kind(client, kind_name)
     try:
         obj = await client.get(
-            template_class(kind), name, **({"namespace": namespace or "default"} if kind.namespaced else {})
+            served_class(kind), name, **({"namespace": namespace or "default"} if kind.namespaced else {})
         )
     except ApiError as error:
         if error.status.code == 404:

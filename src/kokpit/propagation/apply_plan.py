@@ -26,6 +26,7 @@ from typing import Any
 
 from kokpit.api.policy import ConflictResolution
 from kokpit.propagation import names
+from kokpit.runtime.resources import ServedKind
 
 WORK_NAMESPACE_ANNOTATION = names.WORK_NAMESPACE_ANNOTATION
 WORK_NAME_ANNOTATION = names.WORK_NAME_ANNOTATION
@@ -48,22 +49,6 @@ _KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
 
 
 # --- version choice --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ServedResource:
-    """A kind as one member serves it: what to write and where."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def api_version(self) -> str:
-        """`api_version` is `group/version`, or the version alone for the core group."""
-        return f"{self.group}/{self.version}" if self.group else self.version
 
 
 class UnservedReason(StrEnum):
@@ -111,7 +96,7 @@ def choose_version(
     enablements: Sequence[Mapping[str, Any]] | None,
     *,
     cluster: str,
-) -> ServedResource | Unserved:
+) -> ServedKind | Unserved:
     """`choose_version` picks the version `manifest` is written in to `cluster`, given the Cluster's
     `status.apiEnablements` ([{groupVersion, resources: [{name, kind, namespaced}]}]).
 
@@ -152,7 +137,7 @@ def choose_version(
         )
     chosen = version if version in served else sorted(served, key=version_priority)[0]
     resource = served[chosen]
-    return ServedResource(
+    return ServedKind(
         group=group,
         version=chosen,
         kind=kind,
@@ -192,7 +177,7 @@ def work_ref_from_metadata(annotations: Mapping[str, str] | None) -> WorkRef | N
     return WorkRef(namespace=namespace, name=name)
 
 
-def target_namespace(manifest: Mapping[str, Any], served: ServedResource) -> str | None:
+def target_namespace(manifest: Mapping[str, Any], served: ServedKind) -> str | None:
     """`target_namespace` is where the object goes in the member: its own namespace (`default` when a
     namespaced manifest has none), None for cluster-scoped kinds."""
     if not served.namespaced:
@@ -202,7 +187,7 @@ def target_namespace(manifest: Mapping[str, Any], served: ServedResource) -> str
 
 def desired_object(
     manifest: Mapping[str, Any],
-    served: ServedResource,
+    served: ServedKind,
     *,
     work: WorkRef,
     cluster: str,
@@ -242,7 +227,7 @@ def desired_object(
 
 
 def manifest_identifier(
-    manifest: Mapping[str, Any], ordinal: int, served: ServedResource | None = None
+    manifest: Mapping[str, Any], ordinal: int, served: ServedKind | None = None
 ) -> dict[str, Any]:
     """`manifest_identifier` is the `identifier` of a manifest's status: the group, version and kind it is
     written in (the manifest's own when no version was chosen), its namespace in the member and name."""

@@ -1,7 +1,8 @@
-"""The binding controller: a propagated template's `ResourceBinding` and its `Work` per chosen cluster.
+"""The binding reconciler: a propagated template's `ResourceBinding` and its `Work` per chosen cluster.
 
-One controller runs per template kind (`apps/v1 Deployment`, a CRD's kind, `ClusterRole`, ...), started
-by the detector (`kokpit.propagation.detector`) the first time a policy or a binding names the kind.
+One `BindingReconciler` runs per template kind (`apps/v1 Deployment`, a CRD's kind, `ClusterRole`, ...),
+started by `kokpit.propagation.kind_watches` the first time a policy or a binding names the kind; what
+all of them share is the `PropagationContext` (`kokpit.propagation.context`).
 Its key is the template. A reconcile:
 
 1. picks the claiming policy with `select_policy` among the valid propagation policies;
@@ -18,8 +19,10 @@ Its key is the template. A reconcile:
 
 The binding's status carries `Scheduled` (reasons `Scheduled`, `NoClusterFit`, `SpreadConstraintNotMet`,
 `InsufficientCapacity`, `InvalidPolicy`) and `OverridesApplied` (`Applied`, `OverrideFailed`,
-`InvalidOverridePolicy`), written under the field manager `kokpit-binding` so the member side's
-conditions and aggregated status (another manager) are left alone. Failures are also Events on the
+`InvalidOverridePolicy`), written with `schedulerObservedGeneration` (the binding's generation the scheduler acted on)
+through `kokpit.runtime.status_writer` under the field manager `kokpit-binding`, so the member side's
+conditions and aggregated status (another manager) are left alone; a step that raises after
+`Scheduled` is decided still leaves it written. Failures are also Events on the
 template. When a step fails, what is already on members is kept: a failed scheduling keeps the
 binding's previous decision, a failed override keeps every Work as it was, and a policy that does not
 parse (so which policy claims the template is unknown) freezes the binding where it is.
@@ -38,289 +41,59 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Namespace
-from pydantic import BaseModel, ValidationError
-
-from kokpit.api.policy import (
-    CLUSTER_OVERRIDE_POLICY,
-    CLUSTER_PROPAGATION_POLICY,
-    OVERRIDE_POLICY,
-    PROPAGATION_POLICY,
-    AnyOverridePolicy,
-    AnyPropagationPolicy,
-    ClusterOverridePolicy,
-    ClusterPropagationPolicy,
-    OverridePolicy,
-    PropagationPolicy,
-)
-from kokpit.api.work import (
-    CLUSTER_RESOURCE_BINDING,
-    RESOURCE_BINDING,
-    SCHEDULED,
-    WORK,
-)
-from kokpit.fleet.members import MemberClients
+from kokpit.api.policy import AnyPropagationPolicy
+from kokpit.api.work import RESOURCE_BINDING, SCHEDULED
 from kokpit.propagation import names
 from kokpit.propagation.clusters import ClusterInfo, cluster_info_from_object
+from kokpit.propagation.context import (
+    PropagationContext,
+    WorkResource,
+    describe_policy,
+    ignored_namespace,
+    policy_ref,
+    raw_may_select,
+    raw_selects_kind,
+)
 from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
 from kokpit.propagation.selectors import select_policy
 from kokpit.propagation.work_render import (
     PROPAGATION_FINALIZER,
-    binding_ref_of,
     divided_replicas,
     override_rules,
     render_manifest,
     render_work,
 )
 from kokpit.runtime import (
-    EventRecorder,
+    Condition,
     Handler,
     Informer,
     Key,
-    Manager,
     Result,
+    StatusPatch,
     apply,
+    delete_if_present,
     ensure_finalizer,
-    patch_status,
+    is_not_found,
     remove_finalizer,
-    set_condition,
+    status_writer,
 )
-from kokpit.runtime.resources import resource_class
+from kokpit.runtime.resources import ServedKind
 
 log = logging.getLogger("kokpit.propagation.binding_controller")
 
 OVERRIDES_APPLIED = "OverridesApplied"
 """Binding condition: every chosen cluster's Work carries the template with its overrides."""
 STATUS_FIELD_MANAGER = "kokpit-binding"
-"""Field manager of the binding's `Scheduled` and `OverridesApplied` conditions."""
-WORK_BINDING_INDEX = "kokpit.propagation/binding"
-"""Index of the hub's Work informer: `<binding namespace>/<binding name>` (namespace empty when
-cluster-scoped)."""
+"""Field manager of the binding's `Scheduled` and `OverridesApplied` conditions and of
+`schedulerObservedGeneration`."""
+OWNED_CONDITIONS = (SCHEDULED, OVERRIDES_APPLIED)
+SCHEDULER_OBSERVED_GENERATION = "schedulerObservedGeneration"
 DELETION_RECHECK = 2.0
 """Seconds between checks that a deleted template's Works are gone (Work events also wake it)."""
-
-PropagationPolicyResource = resource_class(PROPAGATION_POLICY)
-ClusterPropagationPolicyResource = resource_class(CLUSTER_PROPAGATION_POLICY)
-OverridePolicyResource = resource_class(OVERRIDE_POLICY)
-ClusterOverridePolicyResource = resource_class(CLUSTER_OVERRIDE_POLICY)
-ResourceBindingResource = resource_class(RESOURCE_BINDING)
-ClusterResourceBindingResource = resource_class(CLUSTER_RESOURCE_BINDING)
-WorkResource = resource_class(WORK)
-
-IGNORED_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "kokpit-system"})
-"""Namespaces whose objects are never templates (besides the execution namespaces)."""
-
-
-def ignored_namespace(namespace: str | None) -> bool:
-    """`ignored_namespace` says whether objects in `namespace` are never propagated: the system namespaces
-    and the execution namespaces `kokpit-es-*` (which hold Works, not templates)."""
-    return bool(namespace) and (
-        namespace in IGNORED_NAMESPACES or str(namespace).startswith(names.EXECUTION_NAMESPACE_PREFIX)
-    )
-
-
-def work_index_value(namespace: str | None, name: str) -> str:
-    return f"{namespace or ''}/{name}"
-
-
-def _work_binding_index(work: Any) -> list[str]:
-    metadata = work.get("metadata") or {}
-    ref = names.binding_ref_from_metadata(metadata.get("labels"), metadata.get("annotations"))
-    return [] if ref is None else [work_index_value(ref.namespace, ref.name)]
-
-
-# --- policies --------------------------------------------------------------------------------------------
-
-
-class PolicyCache:
-    """`PolicyCache` parses the policies of one informer, remembering each parse by uid and
-    resourceVersion. `snapshot()` returns the valid policies and the invalid ones with their error."""
-
-    def __init__(self, informer: Informer, model: type[BaseModel]) -> None:
-        self.informer = informer
-        self.model = model
-        self._parsed: dict[tuple[str, str], BaseModel | str] = {}
-
-    def parse(self, raw: Any) -> BaseModel | str:
-        """`parse` returns the policy model, or the validation error as one line."""
-        metadata = raw.get("metadata") or {}
-        key = (str(metadata.get("uid")), str(metadata.get("resourceVersion")))
-        parsed = self._parsed.get(key)
-        if parsed is None:
-            try:
-                parsed = self.model.model_validate(dict(raw))
-            except ValidationError as error:
-                parsed = validation_message(error)
-            self._parsed[key] = parsed
-        return parsed
-
-    def snapshot(self) -> tuple[list[Any], list[tuple[Any, str]]]:
-        valid: list[Any] = []
-        invalid: list[tuple[Any, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for raw in self.informer.list():
-            metadata = raw.get("metadata") or {}
-            seen.add((str(metadata.get("uid")), str(metadata.get("resourceVersion"))))
-            parsed = self.parse(raw)
-            if isinstance(parsed, str):
-                invalid.append((raw, parsed))
-            else:
-                valid.append(parsed)
-        for stale in set(self._parsed) - seen:
-            del self._parsed[stale]
-        return valid, invalid
-
-
-def validation_message(error: ValidationError) -> str:
-    """`validation_message` is a pydantic error as one line: `spec.placement: message; ...`."""
-    parts = []
-    for item in error.errors()[:5]:
-        where = ".".join(str(p) for p in item.get("loc", ()))
-        parts.append(f"{where}: {item.get('msg', '')}" if where else str(item.get("msg", "")))
-    return "; ".join(parts)
-
-
-def raw_selects_kind(policy: Mapping[str, Any], api_version: str, kind: str) -> bool:
-    """`raw_selects_kind` says whether a policy as stored (not parsed) names `api_version` `kind`."""
-    for selector in (policy.get("spec") or {}).get("resourceSelectors") or ():
-        if isinstance(selector, Mapping) and (selector.get("apiVersion"), selector.get("kind")) == (
-            api_version,
-            kind,
-        ):
-            return True
-    return False
-
-
-def raw_may_select(policy: Mapping[str, Any], template: Mapping[str, Any]) -> bool:
-    """`raw_may_select` says whether a policy as stored (possibly invalid) could select `template`: it
-    names its kind and, when namespaced, lives in the template's namespace."""
-    namespace = (template.get("metadata") or {}).get("namespace")
-    policy_namespace = (policy.get("metadata") or {}).get("namespace")
-    if policy_namespace and policy_namespace != namespace:
-        return False
-    return raw_selects_kind(policy, str(template.get("apiVersion")), str(template.get("kind")))
-
-
-def policy_ref(policy: AnyPropagationPolicy) -> names.PolicyRef:
-    namespace = policy.metadata.namespace if isinstance(policy, PropagationPolicy) else None
-    return names.PolicyRef(kind=policy.kind, namespace=namespace, name=policy.metadata.name or "")
-
-
-def _describe(raw: Mapping[str, Any]) -> str:
-    metadata = raw.get("metadata") or {}
-    namespace, name = metadata.get("namespace"), metadata.get("name")
-    return f"{raw.get('kind')} {namespace}/{name}" if namespace else f"{raw.get('kind')} {name}"
-
-
-# --- shared state ----------------------------------------------------------------------------------------
-
-
-@dataclass
-class PropagationContext:
-    """What every binding controller shares: the hub's informers of Clusters, policies, bindings and
-    Works, the parsed policies, and the execution namespaces known to exist."""
-
-    manager: Manager
-    members: MemberClients
-    hub: str = "hub"
-    namespaces: set[str] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        m, hub = self.manager, self.hub
-        self.clusters: Informer = self.members.clusters
-        self.policies: Informer = m.informer(hub, PropagationPolicyResource)
-        self.cluster_policies: Informer = m.informer(hub, ClusterPropagationPolicyResource)
-        self.override_policies: Informer = m.informer(hub, OverridePolicyResource)
-        self.cluster_override_policies: Informer = m.informer(hub, ClusterOverridePolicyResource)
-        self.bindings: Informer = m.informer(hub, ResourceBindingResource)
-        self.cluster_bindings: Informer = m.informer(hub, ClusterResourceBindingResource)
-        self.works: Informer = m.informer(hub, WorkResource)
-        self.works.add_indexer(WORK_BINDING_INDEX, _work_binding_index)
-        self.policy_cache = PolicyCache(self.policies, PropagationPolicy)
-        self.cluster_policy_cache = PolicyCache(self.cluster_policies, ClusterPropagationPolicy)
-        self.override_cache = PolicyCache(self.override_policies, OverridePolicy)
-        self.cluster_override_cache = PolicyCache(self.cluster_override_policies, ClusterOverridePolicy)
-        self._recorder: EventRecorder | None = None
-
-    @property
-    def client(self) -> AsyncClient:
-        return self.manager.clients.get(self.hub)
-
-    @property
-    def recorder(self) -> EventRecorder:
-        if self._recorder is None:
-            self._recorder = EventRecorder(self.client, component="kokpit-binding-controller")
-        return self._recorder
-
-    def propagation_policies(self) -> tuple[list[AnyPropagationPolicy], list[tuple[Any, str]]]:
-        valid, invalid = self.policy_cache.snapshot()
-        cluster_valid, cluster_invalid = self.cluster_policy_cache.snapshot()
-        return [*valid, *cluster_valid], [*invalid, *cluster_invalid]
-
-    def override_policies_parsed(self) -> tuple[list[AnyOverridePolicy], list[tuple[Any, str]]]:
-        valid, invalid = self.override_cache.snapshot()
-        cluster_valid, cluster_invalid = self.cluster_override_cache.snapshot()
-        return [*valid, *cluster_valid], [*invalid, *cluster_invalid]
-
-    def cluster_infos(self) -> list[ClusterInfo]:
-        """Every Cluster not being deleted, as the scheduler sees it."""
-        infos = []
-        for cluster in self.clusters.list():
-            if (cluster.get("metadata") or {}).get("deletionTimestamp"):
-                continue
-            try:
-                infos.append(cluster_info_from_object(cluster))
-            except ValueError:
-                continue
-        return infos
-
-    def binding_informer(self, ref: names.BindingRef) -> Informer:
-        return self.bindings if ref.namespace else self.cluster_bindings
-
-    def binding_resource(self, ref: names.BindingRef) -> type[Any]:
-        return ResourceBindingResource if ref.namespace else ClusterResourceBindingResource
-
-    def works_of(self, ref: names.BindingRef) -> list[Any]:
-        return self.works.store.by_index(WORK_BINDING_INDEX, work_index_value(ref.namespace, ref.name))
-
-    async def ensure_execution_namespace(self, cluster: str) -> str:
-        """Creates `kokpit-es-<cluster>` on the hub unless known to exist; returns its name."""
-        namespace = names.execution_namespace(cluster)
-        if namespace in self.namespaces:
-            return namespace
-        labels, annotations = names.execution_namespace_metadata(cluster)
-        try:
-            await self.client.create(
-                Namespace(metadata=ObjectMeta(name=namespace, labels=labels, annotations=annotations))
-            )
-        except ApiError as error:
-            if error.status.code != 409:
-                raise
-        self.namespaces.add(namespace)
-        return namespace
-
-
-# --- the controller of one kind --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TemplateKind:
-    """A template kind as the hub serves it."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    def __str__(self) -> str:
-        return f"{self.kind}.{self.api_version}"
 
 
 def _generation_changed(old: Any, new: Any) -> bool:
@@ -329,10 +102,10 @@ def _generation_changed(old: Any, new: Any) -> bool:
     )
 
 
-class BindingController:
+class BindingReconciler:
     """Reconciles the templates of one kind; see the module docstring."""
 
-    def __init__(self, context: PropagationContext, kind: TemplateKind, templates: Informer) -> None:
+    def __init__(self, context: PropagationContext, kind: ServedKind, templates: Informer) -> None:
         self.context = context
         self.kind = kind
         self.templates = templates
@@ -449,10 +222,12 @@ class BindingController:
         blocking = [(raw, error) for raw, error in invalid if raw_may_select(raw, template)]
         if blocking:
             raw, error = blocking[0]
-            message = f"{_describe(raw)} is invalid ({error}); the binding is kept as it is"
+            message = f"{describe_policy(raw)} is invalid ({error}); the binding is kept as it is"
             await ctx.recorder.warning(template, "InvalidPolicy", message)
             if binding is not None:
-                await self._write_status(binding, ref, {SCHEDULED: (False, "InvalidPolicy", message)})
+                async with self._status(binding, ref) as status:
+                    status.fields.update(status.current_fields(SCHEDULER_OBSERVED_GENERATION))
+                    status.set(Condition.false(SCHEDULED, "InvalidPolicy", message))
             return Result()
         policy = select_policy(template, policies)
         if policy is None:
@@ -464,11 +239,9 @@ class BindingController:
         self, template: Any, ref: names.BindingRef, binding: Any | None, policy: AnyPropagationPolicy
     ) -> Result:
         ctx = self.context
-        conditions: dict[str, tuple[bool, str, str]] = {}
         clusters = ctx.cluster_infos()
         previous = _previous_decision(binding, template)
         replicas = workload_replicas(template)
-        result: ScheduleResult | None = None
         try:
             result = schedule(
                 clusters,
@@ -478,21 +251,33 @@ class BindingController:
                 previous=previous,
             )
         except SchedulingError as error:
-            conditions[SCHEDULED] = (False, error.reason, str(error))
             await ctx.recorder.warning(template, error.reason, str(error), action="Schedule")
             if binding is None:  # explain every cluster, place nowhere
                 binding = await self._apply_binding(template, ref, policy, None, error.decisions, binding)
-            await self._write_status(binding, ref, conditions)
+            async with self._status(binding, ref) as status:
+                status.fields[SCHEDULER_OBSERVED_GENERATION] = _generation(binding)
+                status.set(Condition.false(SCHEDULED, error.reason, str(error)))
             return Result()
 
         binding = await self._apply_binding(template, ref, policy, result, result.decisions, binding)
         placed = ", ".join(f"{t.name} ({t.replicas})" if replicas else t.name for t in result.clusters)
-        conditions[SCHEDULED] = (True, "Scheduled", f"scheduled to {placed}")
-        try:
-            await self._sync_works(template, ref, policy, result, clusters, conditions)
-        finally:
-            await self._write_status(binding, ref, conditions)
+        async with self._status(binding, ref) as status:
+            # The binding as the scheduler acted on it (Karmada's schedulerObservedGeneration).
+            status.fields[SCHEDULER_OBSERVED_GENERATION] = _generation(binding)
+            status.set(Condition.true(SCHEDULED, "Scheduled", f"scheduled to {placed}"))
+            await self._sync_works(template, ref, policy, result, clusters, status)
         return Result()
+
+    def _status(self, binding: Any, ref: names.BindingRef) -> Any:
+        """The status writer of this reconciler's part of the binding's status (`OWNED_CONDITIONS` and
+        `schedulerObservedGeneration`, as `STATUS_FIELD_MANAGER`)."""
+        return status_writer(
+            self.context.client,
+            self.context.binding_resource(ref),
+            binding,
+            owned=OWNED_CONDITIONS,
+            field_manager=STATUS_FIELD_MANAGER,
+        )
 
     async def _sync_works(
         self,
@@ -501,15 +286,15 @@ class BindingController:
         policy: AnyPropagationPolicy,
         result: ScheduleResult,
         clusters: Sequence[ClusterInfo],
-        conditions: dict[str, tuple[bool, str, str]],
+        status: StatusPatch,
     ) -> None:
         ctx = self.context
         overrides, invalid = ctx.override_policies_parsed()
         blocking = [(raw, error) for raw, error in invalid if raw_may_select(raw, template)]
         if blocking:
             raw, error = blocking[0]
-            message = f"{_describe(raw)} is invalid ({error}); the Works are kept as they are"
-            conditions[OVERRIDES_APPLIED] = (False, "InvalidOverridePolicy", message)
+            message = f"{describe_policy(raw)} is invalid ({error}); the Works are kept as they are"
+            status.set(Condition.false(OVERRIDES_APPLIED, "InvalidOverridePolicy", message))
             await ctx.recorder.warning(template, "InvalidOverridePolicy", message)
             return
         _, rules = override_rules(template, overrides)
@@ -529,7 +314,7 @@ class BindingController:
                 )
             except OverrideError as error:
                 message = f"{target.name}: {error}; the Works are kept as they are"
-                conditions[OVERRIDES_APPLIED] = (False, OverrideError.reason, message)
+                status.set(Condition.false(OVERRIDES_APPLIED, OverrideError.reason, message))
                 await ctx.recorder.warning(template, OverrideError.reason, message, action="Override")
                 return
             changed += len(rendered.changes)
@@ -543,13 +328,11 @@ class BindingController:
         await asyncio.gather(*(self._apply_work(cluster, work) for cluster, work in works.items()))
         for work in ctx.works_of(ref):
             if _work_cluster(work) not in works and not (work.get("metadata") or {}).get("deletionTimestamp"):
-                await _delete(
-                    ctx.client, WorkResource, work["metadata"]["name"], work["metadata"]["namespace"]
-                )
-        conditions[OVERRIDES_APPLIED] = (
-            True,
-            "Applied",
-            f"{len(works)} Work(s) rendered, {changed} override change(s)",
+                await _delete_work(ctx, work)
+        status.set(
+            Condition.true(
+                OVERRIDES_APPLIED, "Applied", f"{len(works)} Work(s) rendered, {changed} override change(s)"
+            )
         )
 
     async def _apply_work(self, cluster: str, work: dict[str, Any]) -> None:
@@ -561,8 +344,8 @@ class BindingController:
         await ctx.ensure_execution_namespace(cluster)
         try:
             await apply(ctx.client, WorkResource.from_dict(work), force=True)
-        except ApiError as error:
-            if error.status.code == 404:  # the execution namespace went away: create it again next time
+        except Exception as error:
+            if is_not_found(error):  # the execution namespace went away: create it again next time
                 ctx.namespaces.discard(metadata["namespace"])
             raise
 
@@ -581,42 +364,17 @@ class BindingController:
         resource = self.context.binding_resource(ref)
         return await apply(self.context.client, resource.from_dict(body), force=True)
 
-    async def _write_status(
-        self, binding: Any, ref: names.BindingRef, wanted: Mapping[str, tuple[bool, str, str]]
-    ) -> None:
-        """Patches the binding's conditions of this controller once, when they changed."""
-        status = binding.get("status") or {}
-        existing = [
-            c for c in status.get("conditions") or () if c.get("type") in (SCHEDULED, OVERRIDES_APPLIED)
-        ]
-        conditions = existing
-        generation = (binding.get("metadata") or {}).get("generation")
-        for type_, (ok, reason, message) in wanted.items():
-            conditions = set_condition(conditions, type_, ok, reason, message, observed_generation=generation)
-        if _condition_view(conditions) == _condition_view(existing):
-            return
-        await patch_status(
-            self.context.client,
-            self.context.binding_resource(ref),
-            ref.name,
-            {"conditions": conditions},
-            namespace=ref.namespace,
-            field_manager=STATUS_FIELD_MANAGER,
-        )
-
     async def _clean_up(self, ref: names.BindingRef, binding: Any | None, template: Any | None) -> Result:
         """Deletes the template's Works, then (once they are gone) its binding, then its finalizer."""
         ctx = self.context
         works = [w for w in ctx.works_of(ref) if binding is not None or self._carries_mine(w)]
         for work in works:
             if not (work.get("metadata") or {}).get("deletionTimestamp"):
-                await _delete(
-                    ctx.client, WorkResource, work["metadata"]["name"], work["metadata"]["namespace"]
-                )
+                await _delete_work(ctx, work)
         if works:
             return Result(requeue_after=DELETION_RECHECK)
         if binding is not None:
-            await _delete(ctx.client, ctx.binding_resource(ref), ref.name, ref.namespace)
+            await delete_if_present(ctx.client, ctx.binding_resource(ref), ref.name, namespace=ref.namespace)
         if template is not None:
             await remove_finalizer(ctx.client, template, PROPAGATION_FINALIZER)
         return Result()
@@ -713,13 +471,6 @@ def _same(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     return all((o.get("uid"), o.get("controller")) in owners for o in want.get("ownerReferences") or ())
 
 
-def _condition_view(conditions: Iterable[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    return sorted(
-        (c.get("type"), c.get("status"), c.get("reason"), c.get("message"), c.get("observedGeneration"))
-        for c in conditions
-    )
-
-
 def _cluster_view(cluster: Any) -> ClusterInfo | None:
     try:
         return cluster_info_from_object(cluster)
@@ -744,24 +495,19 @@ def _work_cluster(work: Mapping[str, Any]) -> str | None:
     return cluster or names.cluster_from_execution_namespace(str(metadata.get("namespace", "")))
 
 
-async def _delete(client: AsyncClient, resource: type[Any], name: str, namespace: str | None) -> None:
-    try:
-        await client.delete(resource, name, namespace=namespace)
-    except ApiError as error:
-        if error.status.code != 404:
-            raise
+async def _delete_work(ctx: PropagationContext, work: Any) -> None:
+    metadata = work["metadata"]
+    await delete_if_present(ctx.client, WorkResource, metadata["name"], namespace=metadata["namespace"])
+
+
+def _generation(obj: Any) -> int | None:
+    generation = (obj.get("metadata") or {}).get("generation")
+    return generation if isinstance(generation, int) else None
 
 
 __all__ = [
     "OVERRIDES_APPLIED",
     "STATUS_FIELD_MANAGER",
-    "BindingController",
-    "PolicyCache",
-    "PropagationContext",
-    "TemplateKind",
-    "binding_ref_of",
+    "BindingReconciler",
     "desired_binding",
-    "ignored_namespace",
-    "raw_may_select",
-    "raw_selects_kind",
 ]

@@ -24,23 +24,15 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.core import resource as lkr
-from lightkube.generic_resource import (
-    GenericGlobalResource,
-    GenericGlobalStatus,
-    GenericNamespacedResource,
-    GenericNamespacedStatus,
-    create_api_info,
-)
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
-from kokpit.api.work import WORK
+from kokpit.api.work import APPLIED, AVAILABLE, WORK
 from kokpit.fleet.members import MemberClients, MemberUnavailable
 from kokpit.fleet.names import member_client_name
 from kokpit.propagation import names
@@ -49,7 +41,6 @@ from kokpit.propagation.apply_plan import (
     WORK_NAMESPACE_ANNOTATION,
     Action,
     FailureKind,
-    ServedResource,
     Unserved,
     UnservedReason,
     WorkRef,
@@ -64,7 +55,7 @@ from kokpit.propagation.apply_plan import (
     served_kinds,
     work_ref_from_metadata,
 )
-from kokpit.propagation.status import ManifestOutcome, WorkProblem, status_changed, work_status
+from kokpit.propagation.status import ManifestOutcome, WorkProblem, work_report
 from kokpit.runtime import (
     Controller,
     EventRecorder,
@@ -73,13 +64,16 @@ from kokpit.runtime import (
     Key,
     Manager,
     Result,
+    StatusPatch,
     apply,
     ensure_finalizer,
-    patch_status,
+    get_or_none,
+    is_not_found,
     remove_finalizer,
+    status_writer,
 )
 from kokpit.runtime.conditions import UNKNOWN
-from kokpit.runtime.resources import resource_class
+from kokpit.runtime.resources import resource_class, served_class
 
 log = logging.getLogger("kokpit.propagation.execution_controller")
 
@@ -110,35 +104,6 @@ _ROUTING_ANNOTATIONS = (
     WORK_NAMESPACE_ANNOTATION,
     WORK_NAME_ANNOTATION,
 )
-
-
-@cache
-def generic_class(group: str, version: str, kind: str, plural: str, namespaced: bool) -> type[Any]:
-    """`generic_class` is a lightkube generic class (objects are dicts) for any kind a cluster serves,
-    with a status subresource. Unlike `lightkube.generic_resource.create_*_resource` it is not put in
-    lightkube's global registry, so it never clashes with a class someone else made for the same kind."""
-    main: type[Any] = GenericNamespacedResource if namespaced else GenericGlobalResource
-    status_base: type[Any] = GenericNamespacedStatus if namespaced else GenericGlobalStatus
-    info = create_api_info(group, version, kind, plural)
-    status_class = type(
-        f"{kind}Status",
-        (status_base,),
-        {
-            "_api_info": lkr.ApiInfo(
-                resource=info.resource,
-                parent=info.resource,
-                plural=plural,
-                verbs=["get", "patch", "put"],
-                action="status",
-            )
-        },
-    )
-    return type(kind, (main,), {"_api_info": info, "Status": status_class})
-
-
-def served_class(served: ServedResource) -> type[Any]:
-    """`served_class` is the `generic_class` of a kind as a member serves it."""
-    return generic_class(served.group, served.version, served.kind, served.plural, served.namespaced)
 
 
 @dataclass
@@ -172,7 +137,7 @@ def cluster_of_work(work: Mapping[str, Any]) -> str | None:
     return names.cluster_from_metadata(metadata.get("labels"), metadata.get("annotations"))
 
 
-class ExecutionController:
+class ExecutionReconciler:
     """Reconciles the Works of the hub; see the module docstring."""
 
     def __init__(
@@ -302,43 +267,44 @@ class ExecutionController:
         outcomes: list[ManifestOutcome] = []
         problem: WorkProblem | None = None
         requeue: float = self.resync
-        failure: Exception | None = None
         cluster_obj = self.members.clusters.get(cluster)
-        try:
-            if cluster_obj is None:
-                problem = WorkProblem("ClusterNotFound", f"cluster {cluster} is not a member of the fleet")
-                requeue = self.slow_requeue
-            elif spec.get("suspendDispatching"):
-                problem = WorkProblem(
-                    "DispatchingSuspended",
-                    f"dispatching to {cluster} is suspended; the member keeps what it had",
-                    status=UNKNOWN,
-                )
-            else:
-                try:
-                    client = await self.members.client(cluster)
-                except MemberUnavailable as error:
-                    problem = WorkProblem(FailureKind.UNAVAILABLE, str(error))
+        hub = self.manager.clients.get(self.hub)
+        async with status_writer(hub, WorkResource, work, owned=(APPLIED, AVAILABLE)) as status:
+            try:
+                if cluster_obj is None:
+                    problem = WorkProblem(
+                        "ClusterNotFound", f"cluster {cluster} is not a member of the fleet"
+                    )
                     requeue = self.slow_requeue
+                elif spec.get("suspendDispatching"):
+                    problem = WorkProblem(
+                        "DispatchingSuspended",
+                        f"dispatching to {cluster} is suspended; the member keeps what it had",
+                        status=UNKNOWN,
+                    )
                 else:
-                    enablements = (cluster_obj.get("status") or {}).get("apiEnablements")
-                    for ordinal, manifest in enumerate(manifests):
-                        outcome, again = await self._apply_one(
-                            key, work, cluster, client, ordinal, manifest, enablements
-                        )
-                        outcomes.append(outcome)
-                        if again is not None:
-                            requeue = min(requeue, again)
-                    await self._prune(key, work, cluster, client, enablements, outcomes)
-        except Exception as error:
-            failure = error
-            code = error.status.code if isinstance(error, ApiError) else None
-            reason = classify_api_error(code).kind
-            problem = WorkProblem(reason, f"applying to {cluster} failed: {_describe_error(error)}")
-        finally:
-            await self._write_status(key, work, cluster, outcomes, problem)
-        if failure is not None:
-            raise failure
+                    try:
+                        client = await self.members.client(cluster)
+                    except MemberUnavailable as error:
+                        problem = WorkProblem(FailureKind.UNAVAILABLE, str(error))
+                        requeue = self.slow_requeue
+                    else:
+                        enablements = (cluster_obj.get("status") or {}).get("apiEnablements")
+                        for ordinal, manifest in enumerate(manifests):
+                            outcome, again = await self._apply_one(
+                                key, work, cluster, client, ordinal, manifest, enablements
+                            )
+                            outcomes.append(outcome)
+                            if again is not None:
+                                requeue = min(requeue, again)
+                        await self._prune(key, work, cluster, client, enablements, outcomes)
+            except Exception as error:
+                code = error.status.code if isinstance(error, ApiError) else None
+                reason = classify_api_error(code).kind
+                problem = WorkProblem(reason, f"applying to {cluster} failed: {_describe_error(error)}")
+                raise
+            finally:
+                await self._record(key, work, cluster, outcomes, problem, status)
         return Result(requeue_after=requeue)
 
     async def _apply_one(
@@ -430,12 +396,8 @@ class ExecutionController:
         if informer.has_synced():
             cached = informer.get(name, namespace)
             return None if cached is None else dict(cached)
-        try:
-            return dict(await client.get(resource, name, namespace=namespace))
-        except ApiError as error:
-            if error.status.code == 404:
-                return None
-            raise
+        found = await get_or_none(client, resource, name, namespace=namespace)
+        return None if found is None else dict(found)
 
     async def _apply(
         self, client: AsyncClient, resource: type[Any], body: dict[str, Any], *, force: bool
@@ -499,12 +461,9 @@ class ExecutionController:
             return
         namespace = manifest_identifier(manifest, 0, served).get("namespace")
         resource = served_class(served)
-        try:
-            existing = dict(await client.get(resource, name, namespace=namespace))
-        except ApiError as error:
-            if error.status.code == 404:
-                return
-            raise
+        existing = await get_or_none(client, resource, name, namespace=namespace)
+        if existing is None:
+            return
         if not belongs_to(existing, WorkRef(str(key.namespace), key.name)):
             return
         try:
@@ -515,7 +474,7 @@ class ExecutionController:
             else:
                 await client.delete(resource, name, namespace=namespace)
         except ApiError as error:
-            if error.status.code != 404:
+            if not is_not_found(error):
                 raise
 
     async def _delete(self, key: Key, work: Any, cluster: str) -> Result:
@@ -557,42 +516,29 @@ class ExecutionController:
         if message and message != previous:
             await self.recorder.warning(work, str(reason) or "ApplyFailed", message, action="Apply")
 
-    async def _write_status(
+    async def _record(
         self,
         key: Key,
         work: Any,
         cluster: str,
         outcomes: list[ManifestOutcome],
         problem: WorkProblem | None,
+        status: StatusPatch,
     ) -> None:
-        current = work.get("status") or {}
+        """Records this pass in the Work's status (written by the status writer on the way out) and
+        reports a new Work-wide problem as an Event."""
         if problem is None:
             self._reported.get(key, {}).pop("", None)
         elif problem.status != UNKNOWN:
             await self._report_problem(key, work, problem)
-        status = work_status(
-            outcomes,
-            cluster=cluster,
-            conditions=current.get("conditions"),
-            generation=work["metadata"].get("generation"),
-            problem=problem,
-        )
+        report = work_report(outcomes, cluster=cluster, problem=problem)
+        status.set(report.applied)
+        status.set(report.available)
         if problem is not None and not outcomes:
             # Nothing was looked at: keep what the member last reported; only the conditions change.
-            status["manifestStatuses"] = list(current.get("manifestStatuses") or [])
-        if not status_changed(current, status):
-            return
-        try:
-            await patch_status(
-                self.manager.clients.get(self.hub),
-                WorkResource,
-                key.name,
-                status,
-                namespace=key.namespace,
-            )
-        except ApiError as error:
-            if error.status.code != 404:
-                raise
+            status.fields.update(status.current_fields("manifestStatuses"))
+        else:
+            status.fields["manifestStatuses"] = report.manifest_statuses
 
     async def _report_problem(self, key: Key, work: Any, problem: WorkProblem) -> None:
         reported = self._reported.setdefault(key, {})
@@ -638,9 +584,7 @@ def _describe_error(error: BaseException) -> str:
 __all__ = [
     "CONTROLLER_NAME",
     "WORK_FINALIZER",
-    "ExecutionController",
+    "ExecutionReconciler",
     "WorkResource",
     "cluster_of_work",
-    "generic_class",
-    "served_class",
 ]

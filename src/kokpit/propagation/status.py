@@ -23,13 +23,11 @@ Deployments keep their usual meaning of `Available`, so `kubectl rollout status`
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any
 
 from kokpit.api.work import APPLIED, AVAILABLE, FULLY_APPLIED, Health
-from kokpit.runtime.conditions import FALSE, TRUE, UNKNOWN, get_condition, set_condition
-from kokpit.runtime.conditions import StoredCondition as Condition
+from kokpit.runtime.conditions import FALSE, TRUE, Condition, get_condition
 
 MAX_MESSAGE = 4096
 
@@ -190,19 +188,22 @@ class WorkProblem:
     status: str = FALSE
 
 
-def work_status(
-    outcomes: Sequence[ManifestOutcome],
-    *,
-    cluster: str,
-    conditions: Iterable[Condition] | None,
-    generation: int | None,
-    problem: WorkProblem | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """`work_status` is a Work's whole status: `Applied` (all manifests applied, else the first failure's
+@dataclass(frozen=True)
+class WorkReport:
+    """What one pass over a Work found: its `Applied` and `Available` conditions and one
+    `manifestStatuses` entry per manifest. The execution controller writes it with the status writer."""
+
+    applied: Condition
+    available: Condition
+    manifest_statuses: list[dict[str, Any]] = field(default_factory=list)
+
+
+def work_report(
+    outcomes: Sequence[ManifestOutcome], *, cluster: str, problem: WorkProblem | None = None
+) -> WorkReport:
+    """`work_report` is a Work's status: `Applied` (all manifests applied, else the first failure's
     reason and every failure named), `Available` (all applied objects healthy) and `manifestStatuses`."""
     manifest_statuses: list[dict[str, Any]] = []
-    healths: list[Health] = []
     unhealthy: list[str] = []
     unknown: list[str] = []
     for outcome in outcomes:
@@ -212,7 +213,6 @@ def work_status(
         if outcome.observed is not None and isinstance(observed_status, Mapping):
             entry["status"] = dict(observed_status)
         manifest_statuses.append(entry)
-        healths.append(verdict.health)
         what = _describe(outcome.identifier)
         if verdict.health == UNHEALTHY:
             unhealthy.append(f"{what}: {verdict.message}")
@@ -221,47 +221,32 @@ def work_status(
 
     failures = [o for o in outcomes if not o.applied]
     if problem is not None:
-        applied = (problem.status, problem.reason, problem.message)
+        applied = Condition(APPLIED, problem.status, problem.reason, problem.message)
     elif failures:
         detail = "; ".join(f"{_describe(o.identifier)}: {o.message}" for o in failures)
-        applied = (
-            FALSE,
+        applied = Condition.false(
+            APPLIED,
             failures[0].reason or "ApplyFailed",
             f"{len(failures)} of {len(outcomes)} manifests not applied to {cluster}: {detail}",
         )
     else:
-        applied = (TRUE, "AppliedSuccessful", f"{len(outcomes)} manifests applied to {cluster}")
+        applied = Condition.true(
+            APPLIED, "AppliedSuccessful", f"{len(outcomes)} manifests applied to {cluster}"
+        )
 
-    if problem is not None or failures:
-        available = (FALSE if unhealthy else UNKNOWN, "NotApplied", "not every manifest is applied")
-        if unhealthy:
-            available = (FALSE, "Unhealthy", "; ".join(unhealthy))
-    elif unhealthy:
-        available = (FALSE, "Unhealthy", "; ".join(unhealthy))
+    if unhealthy:
+        available = Condition.false(AVAILABLE, "Unhealthy", "; ".join(unhealthy))
+    elif problem is not None or failures:
+        available = Condition.unknown(AVAILABLE, "NotApplied", "not every manifest is applied")
     elif unknown:
-        available = (UNKNOWN, "HealthUnknown", "; ".join(unknown))
+        available = Condition.unknown(AVAILABLE, "HealthUnknown", "; ".join(unknown))
     else:
-        available = (TRUE, "Healthy", f"every applied object is healthy in {cluster}")
+        available = Condition.true(AVAILABLE, "Healthy", f"every applied object is healthy in {cluster}")
+    return WorkReport(_clipped(applied), _clipped(available), manifest_statuses)
 
-    new_conditions = set_condition(
-        conditions,
-        APPLIED,
-        applied[0],
-        applied[1],
-        _clip(applied[2]),
-        observed_generation=generation,
-        now=now,
-    )
-    new_conditions = set_condition(
-        new_conditions,
-        AVAILABLE,
-        available[0],
-        available[1],
-        _clip(available[2]),
-        observed_generation=generation,
-        now=now,
-    )
-    return {"conditions": new_conditions, "manifestStatuses": manifest_statuses}
+
+def _clipped(condition: Condition) -> Condition:
+    return Condition(condition.type, condition.status, condition.reason, _clip(condition.message))
 
 
 def _describe(identifier: Mapping[str, Any]) -> str:
@@ -361,25 +346,11 @@ def _cluster_problems(reports: Sequence[ClusterReport]) -> tuple[list[str], list
     return failed, unhealthy, unknown
 
 
-def fully_applied_condition(
-    reports: Sequence[ClusterReport],
-    *,
-    conditions: Iterable[Condition] | None,
-    generation: int | None,
-    now: datetime | None = None,
-) -> list[Condition]:
-    """`fully_applied_condition` sets the binding's `FullyApplied` condition in `conditions`: True when
-    every chosen cluster applied its Work, else False naming the clusters that did not and why."""
+def fully_applied_condition(reports: Sequence[ClusterReport]) -> Condition:
+    """`fully_applied_condition` is the binding's `FullyApplied` condition: True when every chosen
+    cluster applied its Work, else False naming the clusters that did not and why."""
     if not reports:
-        return set_condition(
-            conditions,
-            FULLY_APPLIED,
-            FALSE,
-            "NoClusters",
-            "no cluster is chosen",
-            observed_generation=generation,
-            now=now,
-        )
+        return Condition.false(FULLY_APPLIED, "NoClusters", "no cluster is chosen")
     failed, _, _ = _cluster_problems(reports)
     if failed:
         reason = (
@@ -388,17 +359,9 @@ def fully_applied_condition(
             else "ApplyFailed"
         )
         message = f"{len(failed)} of {len(reports)} clusters did not apply: " + "; ".join(failed)
-        return set_condition(
-            conditions, FULLY_APPLIED, FALSE, reason, _clip(message), observed_generation=generation, now=now
-        )
-    return set_condition(
-        conditions,
-        FULLY_APPLIED,
-        TRUE,
-        "FullyApplied",
-        f"applied to {', '.join(sorted(r.cluster for r in reports))}",
-        observed_generation=generation,
-        now=now,
+        return Condition.false(FULLY_APPLIED, reason, _clip(message))
+    return Condition.true(
+        FULLY_APPLIED, "FullyApplied", f"applied to {', '.join(sorted(r.cluster for r in reports))}"
     )
 
 
@@ -438,77 +401,56 @@ def has_template_status(group: str, kind: str) -> bool:
     return (group, kind) in SUMMED_FIELDS
 
 
+@dataclass(frozen=True)
+class TemplateStatus:
+    """A template's fleet-wide status: the summed counters and `observedGeneration` (`fields`), and its
+    `Applied` and `Available` conditions."""
+
+    fields: dict[str, Any]
+    applied: Condition
+    available: Condition
+
+
 def template_status(
-    group: str,
-    kind: str,
-    reports: Sequence[ClusterReport],
-    *,
-    generation: int | None,
-    conditions: Iterable[Condition] | None,
-    now: datetime | None = None,
-) -> dict[str, Any] | None:
+    group: str, kind: str, reports: Sequence[ClusterReport], *, generation: int | None
+) -> TemplateStatus | None:
     """`template_status` is the fleet-wide status of a template of a kind in `SUMMED_FIELDS` (None for
     other kinds): the members' counters summed, `observedGeneration`, and the `Applied` and `Available`
-    conditions (without observedGeneration, which the built-in condition types do not have)."""
+    conditions."""
     fields = SUMMED_FIELDS.get((group, kind))
     if fields is None:
         return None
     status: dict[str, Any] = dict.fromkeys(fields, 0)
     for report in reports:
         member_status = report.status or {}
-        for field in fields:
-            status[field] += _int(member_status.get(field))
+        for name in fields:
+            status[name] += _int(member_status.get(name))
     if generation is not None:
         status["observedGeneration"] = generation
     failed, unhealthy, unknown = _cluster_problems(reports)
     clusters = ", ".join(sorted(r.cluster for r in reports)) or "no cluster"
     if not reports:
-        applied = (FALSE, "NoClusters", "no cluster is chosen")
+        applied = Condition.false(APPLIED, "NoClusters", "no cluster is chosen")
     elif failed:
-        applied = (
-            FALSE,
+        applied = Condition.false(
+            APPLIED,
             "ApplyFailed",
             f"not applied in {len(failed)} of {len(reports)} clusters: " + "; ".join(failed),
         )
     else:
-        applied = (TRUE, "Applied", f"applied in {clusters}")
+        applied = Condition.true(APPLIED, "Applied", f"applied in {clusters}")
     if not reports:
-        available = (FALSE, "NoClusters", "no cluster is chosen")
+        available = Condition.false(AVAILABLE, "NoClusters", "no cluster is chosen")
     elif unhealthy:
-        available = (
-            FALSE,
+        available = Condition.false(
+            AVAILABLE,
             "ClustersUnhealthy",
             f"unhealthy in {len(unhealthy)} of {len(reports)} clusters: " + "; ".join(unhealthy),
         )
     elif failed:
-        available = (FALSE, "NotApplied", "not applied in " + "; ".join(failed))
+        available = Condition.false(AVAILABLE, "NotApplied", "not applied in " + "; ".join(failed))
     elif unknown:
-        available = (UNKNOWN, "HealthUnknown", "; ".join(unknown))
+        available = Condition.unknown(AVAILABLE, "HealthUnknown", "; ".join(unknown))
     else:
-        available = (TRUE, "ClustersHealthy", f"healthy in {clusters}")
-    new_conditions = set_condition(conditions, APPLIED, applied[0], applied[1], _clip(applied[2]), now=now)
-    new_conditions = set_condition(
-        new_conditions, AVAILABLE, available[0], available[1], _clip(available[2]), now=now
-    )
-    status["conditions"] = [_plain_condition(c) for c in new_conditions]
-    return status
-
-
-def _plain_condition(condition: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("type", "status", "reason", "message", "lastTransitionTime")
-    return {key: condition[key] for key in keys if key in condition}
-
-
-def carried_conditions(
-    conditions: Iterable[Mapping[str, Any]] | None, types: Iterable[str]
-) -> list[Condition]:
-    """`carried_conditions` keeps the conditions of `types` from a current status (so transition times
-    survive) and drops the rest."""
-    wanted = set(types)
-    return [dict(c) for c in conditions or () if c.get("type") in wanted]
-
-
-def status_changed(current: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """`status_changed` tells whether writing `new` would change any of its fields in `current`."""
-    current = current or {}
-    return any(current.get(key) != value for key, value in new.items())
+        available = Condition.true(AVAILABLE, "ClustersHealthy", f"healthy in {clusters}")
+    return TemplateStatus(status, _clipped(applied), _clipped(available))

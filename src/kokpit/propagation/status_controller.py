@@ -21,21 +21,17 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from lightkube import ApiError
-
 from kokpit.api.work import APPLIED, AVAILABLE, CLUSTER_RESOURCE_BINDING, FULLY_APPLIED, RESOURCE_BINDING
 from kokpit.propagation import names
 from kokpit.propagation.apply_plan import split_api_version
-from kokpit.propagation.execution_controller import cluster_of_work, generic_class
+from kokpit.propagation.execution_controller import cluster_of_work
 from kokpit.propagation.status import (
     UNHEALTHY,
     ClusterReport,
     aggregated_status,
-    carried_conditions,
     fully_applied_condition,
     has_template_status,
     report_from_work,
-    status_changed,
     template_status,
 )
 from kokpit.runtime import (
@@ -45,10 +41,10 @@ from kokpit.runtime import (
     Key,
     Manager,
     Result,
-    get_condition,
-    patch_status,
+    get_or_none,
+    status_writer,
 )
-from kokpit.runtime.resources import resource_class
+from kokpit.runtime.resources import ServedKind, resource_class, served_class
 
 log = logging.getLogger("kokpit.propagation.status_controller")
 
@@ -74,7 +70,7 @@ def _binding_index(work: Any) -> list[str]:
     return [] if ref is None else [f"{ref.namespace or ''}/{ref.name}"]
 
 
-class BindingStatusController:
+class BindingStatusReconciler:
     """Reconciles (Cluster)ResourceBindings' status from their Works; see the module docstring."""
 
     def __init__(self, manager: Manager, works: Informer, *, hub: str = "hub") -> None:
@@ -122,28 +118,20 @@ class BindingStatusController:
                 works[cluster] = work
         reports = [report_from_work(c, works.get(c), template=template_ref) for c in targets]
 
-        current = binding.get("status") or {}
-        generation = binding["metadata"].get("generation")
-        conditions = fully_applied_condition(
+        async with status_writer(
+            self.manager.clients.get(self.hub),
+            resource,
+            binding,
+            owned=(FULLY_APPLIED,),
+            field_manager=STATUS_FIELD_MANAGER,
+        ) as status:
+            status.fields["aggregatedStatus"] = aggregated_status(reports)
+            status.set(fully_applied_condition(reports))
+        changes = _transitions(
+            (binding.get("status") or {}).get("aggregatedStatus") or [],
+            status.fields["aggregatedStatus"],
             reports,
-            conditions=carried_conditions(current.get("conditions"), [FULLY_APPLIED]),
-            generation=generation,
         )
-        new = {"conditions": conditions, "aggregatedStatus": aggregated_status(reports)}
-        changes = _transitions(current.get("aggregatedStatus") or [], new["aggregatedStatus"], reports)
-        if (
-            get_condition(current.get("conditions"), FULLY_APPLIED)
-            != get_condition(conditions, FULLY_APPLIED)
-            or current.get("aggregatedStatus") != new["aggregatedStatus"]
-        ):
-            await patch_status(
-                self.manager.clients.get(self.hub),
-                resource,
-                key.name,
-                new,
-                namespace=key.namespace,
-                field_manager=STATUS_FIELD_MANAGER,
-            )
         for reason, message in changes:
             await self.recorder.warning(binding, reason, message, action="Aggregate")
         await self._template(template_ref, reports, changes)
@@ -157,27 +145,25 @@ class BindingStatusController:
         kind, name, namespace = str(ref.get("kind") or ""), str(ref.get("name") or ""), ref.get("namespace")
         if not has_template_status(group, kind) or not name or not namespace:
             return
-        resource = generic_class(group, version, kind, _TEMPLATE_PLURALS[(group, kind)], True)
+        kind_served = ServedKind(group, version, kind, _TEMPLATE_PLURALS[(group, kind)], True)
+        resource = served_class(kind_served)
         hub = self.manager.clients.get(self.hub)
-        try:
-            template = await hub.get(resource, name, namespace=namespace)
-        except ApiError as error:
-            if error.status.code == 404:
-                return
-            raise
+        template = await get_or_none(hub, resource, name, namespace=namespace)
+        if template is None:
+            return
         metadata = template.get("metadata") or {}
         if ref.get("uid") and metadata.get("uid") != ref.get("uid"):
             return  # the binding is for an older template of the same name
-        current = template.get("status") or {}
-        new = template_status(
-            group,
-            kind,
-            reports,
-            generation=metadata.get("generation"),
-            conditions=carried_conditions(current.get("conditions"), [APPLIED, AVAILABLE]),
-        )
-        if new is not None and status_changed(current, new):
-            await patch_status(hub, resource, name, new, namespace=namespace)
+        new = template_status(group, kind, reports, generation=metadata.get("generation"))
+        if new is None:
+            return
+        # The built-in condition types of these kinds have no observedGeneration: the writer is handed
+        # the template without its generation, so its conditions carry none.
+        view = {"metadata": {"name": name, "namespace": namespace}, "status": template.get("status")}
+        async with status_writer(hub, resource, view, owned=(APPLIED, AVAILABLE)) as status:
+            status.fields.update(new.fields)
+            status.set(new.applied)
+            status.set(new.available)
         for reason, message in changes:
             await self.recorder.warning(template, reason, message, action="Aggregate")
 
@@ -205,7 +191,7 @@ def _transitions(
 __all__ = [
     "CONTROLLER_NAME",
     "STATUS_FIELD_MANAGER",
-    "BindingStatusController",
+    "BindingStatusReconciler",
     "ClusterResourceBindingResource",
     "ResourceBindingResource",
 ]

@@ -3,11 +3,11 @@
     setup(manager, settings)       # everything below, with the manager's shared member clients
 
 `setup_propagation` registers the hub-side half: the policy checkers (one per policy kind, which also
-start the watches of the kinds propagation policies select), the binding-kinds controller, and, as
-kinds appear, one binding controller per template kind (`kokpit.propagation.detector`,
-`kokpit.propagation.binding_controller`). `setup_execution` registers the member-side half: the
-execution controller (Work -> member objects, Work status) and the binding status controller (Works ->
-binding `aggregatedStatus` and the template's `status`).
+start the watches of the kinds propagation policies select, `kokpit.propagation.policy_checker`), the
+binding-kinds reconciler, and, as kinds appear, one binding reconciler per template kind
+(`kokpit.propagation.kind_watches`, `kokpit.propagation.binding_controller`). `setup_execution`
+registers the member-side half: the execution reconciler (Work -> member objects, Work status) and the
+binding status reconciler (Works -> binding `aggregatedStatus` and the template's `status`).
 """
 
 from __future__ import annotations
@@ -21,16 +21,17 @@ from kokpit.api.policy import (
     PropagationPolicy,
 )
 from kokpit.fleet.members import MemberClients, member_clients
-from kokpit.propagation.binding_controller import (
+from kokpit.propagation.context import (
     ClusterOverridePolicyResource,
     ClusterPropagationPolicyResource,
     OverridePolicyResource,
     PropagationContext,
     PropagationPolicyResource,
 )
-from kokpit.propagation.detector import KindReconciler, KindRegistry, PolicyReconciler
-from kokpit.propagation.execution_controller import ExecutionController
-from kokpit.propagation.status_controller import BindingStatusController
+from kokpit.propagation.execution_controller import ExecutionReconciler
+from kokpit.propagation.kind_watches import KindReconciler, KindRegistry
+from kokpit.propagation.policy_checker import PolicyReconciler
+from kokpit.propagation.status_controller import BindingStatusReconciler
 from kokpit.runtime import Manager
 from kokpit.settings import HubSettings
 
@@ -70,18 +71,18 @@ def setup_propagation(manager: Manager, members: MemberClients, *, hub: str = "h
 
 @dataclass(frozen=True)
 class Execution:
-    """The controllers `setup_execution` added."""
+    """The reconcilers `setup_execution` added."""
 
-    execution: ExecutionController
-    status: BindingStatusController
+    execution: ExecutionReconciler
+    status: BindingStatusReconciler
 
 
 def setup_execution(manager: Manager, members: MemberClients, *, hub: str = "hub") -> Execution:
     """`setup_execution` registers the execution and binding status controllers with `manager`, reaching
     members through `members` (the `MemberClients` that `setup_fleet` returns)."""
-    execution = ExecutionController(manager, members, hub=hub)
+    execution = ExecutionReconciler(manager, members, hub=hub)
     execution.setup()
-    status = BindingStatusController(manager, execution.works, hub=hub)
+    status = BindingStatusReconciler(manager, execution.works, hub=hub)
     status.setup()
     return Execution(execution=execution, status=status)
 

@@ -13,7 +13,6 @@ from kokpit.propagation.apply_plan import (
     WORK_NAMESPACE_ANNOTATION,
     Action,
     FailureKind,
-    ServedResource,
     Unserved,
     UnservedReason,
     WorkRef,
@@ -29,6 +28,7 @@ from kokpit.propagation.apply_plan import (
     version_priority,
     work_ref_from_metadata,
 )
+from kokpit.runtime.resources import ServedKind
 
 ENABLEMENTS: list[dict[str, Any]] = [
     {
@@ -103,7 +103,7 @@ def manifest(api_version: str, kind: str, name: str = "x", namespace: str | None
 )
 def test_choose_version(api_version: str, kind: str, version: str, plural: str, namespaced: bool) -> None:
     chosen = choose_version(manifest(api_version, kind), ENABLEMENTS, cluster="member1")
-    assert isinstance(chosen, ServedResource)
+    assert isinstance(chosen, ServedKind)
     assert (chosen.version, chosen.plural, chosen.namespaced) == (version, plural, namespaced)
     assert chosen.api_version.endswith(version)
 
@@ -244,7 +244,7 @@ def test_desired_object_sets_version_routing_and_drops_server_fields() -> None:
         "status": {"currentReplicas": 1},
     }
     served = choose_version(source, ENABLEMENTS, cluster="member1")
-    assert isinstance(served, ServedResource)
+    assert isinstance(served, ServedKind)
     ref = names.BindingRef(namespace="shop", name="web-horizontalpodautoscaler")
     labels, annotations = names.binding_metadata(ref, cluster="member1")
     body = desired_object(
@@ -275,7 +275,7 @@ def test_desired_object_sets_version_routing_and_drops_server_fields() -> None:
 )
 def test_desired_object_namespace(source: dict[str, Any], namespace: str | None) -> None:
     served = choose_version(source, ENABLEMENTS, cluster="member1")
-    assert isinstance(served, ServedResource)
+    assert isinstance(served, ServedKind)
     body = desired_object(source, served, work=WORK, cluster="member1")
     assert body["metadata"].get("namespace") == namespace
     assert body["metadata"]["labels"] == {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE}
@@ -284,7 +284,7 @@ def test_desired_object_namespace(source: dict[str, Any], namespace: str | None)
 def test_manifest_identifier_uses_the_chosen_version() -> None:
     source = manifest("example.com/v1", "Widget", name="w")
     served = choose_version(source, ENABLEMENTS, cluster="member1")
-    assert isinstance(served, ServedResource)
+    assert isinstance(served, ServedKind)
     identifier = manifest_identifier(source, 3, served)
     assert identifier == {
         "ordinal": 3,

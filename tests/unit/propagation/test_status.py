@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,18 +12,14 @@ from kokpit.propagation.status import (
     ManifestOutcome,
     WorkProblem,
     aggregated_status,
-    carried_conditions,
     fully_applied_condition,
     judge_health,
     report_from_work,
-    status_changed,
     template_status,
-    work_status,
+    work_report,
     worst,
 )
-from kokpit.runtime.conditions import get_condition
 
-NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 H, U, K = Health.HEALTHY, Health.UNHEALTHY, Health.UNKNOWN
 
 
@@ -311,46 +306,26 @@ def test_work_status(
     available: str,
     available_reason: str,
 ) -> None:
-    status = work_status(outcomes, cluster="member1", conditions=None, generation=4, problem=problem, now=NOW)
-    applied_condition = get_condition(status["conditions"], "Applied")
-    available_condition = get_condition(status["conditions"], "Available")
-    assert applied_condition is not None and available_condition is not None
-    assert (applied_condition["status"], applied_condition["reason"]) == (applied, applied_reason)
-    assert (available_condition["status"], available_condition["reason"]) == (available, available_reason)
-    assert applied_condition["observedGeneration"] == 4
-    assert len(status["manifestStatuses"]) == len(outcomes)
+    report = work_report(outcomes, cluster="member1", problem=problem)
+    assert (report.applied.type, report.available.type) == ("Applied", "Available")
+    assert (report.applied.status, report.applied.reason) == (applied, applied_reason)
+    assert (report.available.status, report.available.reason) == (available, available_reason)
+    assert len(report.manifest_statuses) == len(outcomes)
     for outcome in outcomes:
         if not outcome.applied:
-            assert outcome.message in applied_condition["message"]
+            assert outcome.message in report.applied.message
 
 
-def test_work_status_reports_the_member_status_and_keeps_transition_times() -> None:
-    first = work_status(
-        [ManifestOutcome(DEPLOY_ID, True, observed=SHORT)],
-        cluster="m",
-        conditions=None,
-        generation=1,
-        now=NOW,
-    )
-    entry = first["manifestStatuses"][0]
+def test_work_report_carries_the_member_status_and_health() -> None:
+    short = work_report([ManifestOutcome(DEPLOY_ID, True, observed=SHORT)], cluster="m")
+    entry = short.manifest_statuses[0]
     assert entry["identifier"] == DEPLOY_ID
     assert entry["health"] == "Unhealthy"
     assert entry["status"]["readyReplicas"] == 0
-    later = datetime(2025, 1, 2, 4, 0, 0, tzinfo=UTC)
-    second = work_status(
-        [ManifestOutcome(DEPLOY_ID, True, observed=READY)],
-        cluster="m",
-        conditions=first["conditions"],
-        generation=1,
-        now=later,
-    )
-    applied = get_condition(second["conditions"], "Applied")
-    available = get_condition(second["conditions"], "Available")
-    assert applied is not None and available is not None
-    assert applied["lastTransitionTime"] == "2025-01-02T03:04:05Z", "Applied stayed True"
-    assert available["lastTransitionTime"] == "2025-01-02T04:00:00Z", "Available turned True"
-    assert not status_changed(second, second)
-    assert status_changed(first, second)
+    assert (short.applied.status, short.available.status) == ("True", "False")
+    ready = work_report([ManifestOutcome(DEPLOY_ID, True, observed=READY)], cluster="m")
+    assert (ready.applied.status, ready.available.status) == ("True", "True")
+    assert ready.manifest_statuses[0]["health"] == "Healthy"
 
 
 def work(
@@ -463,12 +438,10 @@ def test_aggregated_status_is_sorted_and_says_why() -> None:
 def test_fully_applied_condition(
     reports: list[ClusterReport], status: str, reason: str, needles: list[str]
 ) -> None:
-    conditions = fully_applied_condition(reports, conditions=None, generation=3, now=NOW)
-    condition = get_condition(conditions, "FullyApplied")
-    assert condition is not None
-    assert (condition["status"], condition["reason"], condition["observedGeneration"]) == (status, reason, 3)
+    condition = fully_applied_condition(reports)
+    assert (condition.type, condition.status, condition.reason) == ("FullyApplied", status, reason)
     for needle in needles:
-        assert needle in condition["message"]
+        assert needle in condition.message
 
 
 def deployment_status(replicas: int, ready: int) -> dict[str, Any]:
@@ -535,18 +508,14 @@ def deployment_status(replicas: int, ready: int) -> dict[str, Any]:
 def test_template_status_of_a_deployment(
     reports: list[ClusterReport], summed: dict[str, int], applied: str, available: str, needles: list[str]
 ) -> None:
-    status = template_status("apps", "Deployment", reports, generation=7, conditions=None, now=NOW)
+    status = template_status("apps", "Deployment", reports, generation=7)
     assert status is not None
-    assert status["observedGeneration"] == 7
+    assert status.fields["observedGeneration"] == 7
     for field, value in summed.items():
-        assert status[field] == value, field
-    applied_condition = get_condition(status["conditions"], "Applied")
-    available_condition = get_condition(status["conditions"], "Available")
-    assert applied_condition is not None and available_condition is not None
-    assert applied_condition["status"] == applied
-    assert available_condition["status"] == available
-    assert "observedGeneration" not in available_condition, "built-in conditions have no such field"
-    message = available_condition["message"] + applied_condition["message"]
+        assert status.fields[field] == value, field
+    assert status.applied.status == applied
+    assert status.available.status == available
+    message = status.available.message + status.applied.message
     for needle in needles:
         assert needle in message
 
@@ -571,19 +540,12 @@ def test_template_status_of_other_workloads(group: str, kind: str, fields: set[s
         ClusterReport("m1", True, health=H, status=dict.fromkeys(fields, 1)),
         ClusterReport("m2", True, health=H, status=dict.fromkeys(fields, 2)),
     ]
-    status = template_status(group, kind, reports, generation=1, conditions=None, now=NOW)
+    status = template_status(group, kind, reports, generation=1)
     assert status is not None
     for field in fields:
-        assert status[field] == 3
+        assert status.fields[field] == 3
 
 
 @pytest.mark.parametrize(("group", "kind"), [("", "ConfigMap"), ("batch", "Job"), ("example.com", "Widget")])
 def test_template_status_only_for_summed_kinds(group: str, kind: str) -> None:
-    assert template_status(group, kind, [], generation=1, conditions=None) is None
-
-
-def test_carried_conditions_keeps_only_the_given_types() -> None:
-    conditions = [{"type": "Available", "status": "True"}, {"type": "Progressing", "status": "True"}]
-    assert carried_conditions(conditions, ["Available", "Applied"]) == [
-        {"type": "Available", "status": "True"}
-    ]
+    assert template_status(group, kind, [], generation=1) is None

@@ -368,6 +368,6 @@ def test_render_work(ref: BindingRef, work_name: str, preserve: bool | None) -> 
     ],
 )
 def test_reserved_kinds(api_version: str, kind: str, reserved: bool) -> None:
-    from kokpit.propagation.detector import reserved_kind
+    from kokpit.propagation.kinds import reserved_kind
 
     assert (reserved_kind(api_version, kind) is not None) == reserved
