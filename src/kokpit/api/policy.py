@@ -166,6 +166,11 @@ class TolerationOperator(StrEnum):
     EQUAL = "Equal"
 
 
+TOLERATION_SECONDS_UNSUPPORTED = (
+    "tolerationSeconds is not supported yet: kokpit does not evict resources from tainted clusters"
+)
+
+
 class Toleration(KokpitModel):
     """Lets resources be placed on clusters with a matching taint (the semantics of core/v1 Toleration)."""
 
@@ -181,6 +186,11 @@ class Toleration(KokpitModel):
                 "an empty key tolerates every taint and needs operator Exists",
                 field_path=".operator",
             ),
+            cel(
+                "!has(self.tolerationSeconds)",
+                TOLERATION_SECONDS_UNSUPPORTED,
+                field_path=".tolerationSeconds",
+            ),
         )
     )
 
@@ -193,7 +203,8 @@ class Toleration(KokpitModel):
     effect: TaintEffect | None = None
     """The taint effect to tolerate; empty tolerates every effect."""
     toleration_seconds: int | None = None
-    """For NoExecute: how long resources stay on a cluster after the taint appears; unset means forever."""
+    """Refused for now (`TOLERATION_SECONDS_UNSUPPORTED`): nothing evicts resources from a tainted cluster
+    yet, so a grace period would be a promise nobody keeps. Kept in the schema so the refusal names it."""
 
     @model_validator(mode="after")
     def _operator_rules(self) -> Self:
@@ -201,6 +212,8 @@ class Toleration(KokpitModel):
             raise ValueError("value must be empty when operator is Exists")
         if not self.key and self.operator is not TolerationOperator.EXISTS:
             raise ValueError("an empty key tolerates every taint and needs operator Exists")
+        if self.toleration_seconds is not None:
+            raise ValueError(TOLERATION_SECONDS_UNSUPPORTED)
         return self
 
 

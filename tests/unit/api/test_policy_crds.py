@@ -16,6 +16,7 @@ from kokpit.api.policy import (
     CLUSTER_PROPAGATION_POLICY,
     OVERRIDE_POLICY,
     PROPAGATION_POLICY,
+    TOLERATION_SECONDS_UNSUPPORTED,
     ClusterPropagationPolicy,
     OverridePolicy,
     PropagationPolicy,
@@ -387,6 +388,12 @@ def rules(resource: ResourceType, path: str) -> dict[str, str]:
         ),
         pytest.param(
             PROPAGATION_POLICY,
+            "spec.placement.clusterTolerations.[]",
+            TOLERATION_SECONDS_UNSUPPORTED,
+            id="tolerationSeconds refused",
+        ),
+        pytest.param(
+            PROPAGATION_POLICY,
             "spec.placement.replicaScheduling",
             "replicaDivisionPreference applies only to replicaSchedulingType Divided",
             id="preference only when Divided",
@@ -438,7 +445,6 @@ KARMADA_STYLE_POLICY: dict[str, Any] = {
                     "key": "cluster.kokpit.io/not-ready",
                     "operator": "Exists",
                     "effect": "NoExecute",
-                    "tolerationSeconds": 300,
                 }
             ],
             "replicaScheduling": {
@@ -483,6 +489,15 @@ def with_placement(placement: dict[str, Any]) -> dict[str, Any]:
             {"clusterTolerations": [{"operator": "Equal", "value": "x"}]},
             "empty key",
             id="empty key with Equal",
+        ),
+        pytest.param(
+            {
+                "clusterTolerations": [
+                    {"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                ]
+            },
+            "tolerationSeconds is not supported yet",
+            id="tolerationSeconds",
         ),
         pytest.param(
             {"clusterTolerations": [{"key": "k", "operator": "Exists", "value": "x"}]},
