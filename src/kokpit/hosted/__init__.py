@@ -3,10 +3,12 @@
     setup(manager, hub_settings)                                   # the hub process
     setup_hosted(manager, HostedSettings(process_root=Path(...)))   # tests, tools
 
-The control plane runs through a component runtime (local processes today); its etcd is an
-`EtcdCluster` run by the etcd operator, which must be registered in the same manager
-(`kokpit.etcd.add_etcd_controllers`). Pure decisions live in `versions`, `plan`, `certificates` and
-`components`; `controller` does the I/O.
+One reconcile (`controller`) drives the control plane through one interface (`plane.ControlPlane`)
+with two implementations: local processes (`process_plane`) and Deployments in a meta cluster
+(`kubernetes_plane`, rendered by `kubernetes_runtime`). Its etcd is an `EtcdCluster` run by the etcd
+operator, which must be registered in the same manager (`kokpit.etcd.add_etcd_controllers`). The
+steps have files of their own (`pki_step`, `etcd`, `addons_step`, `join`, `status`); pure decisions
+live in `versions`, `plan`, `certificates`, `components` and `kubernetes_runtime`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import Any
 from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.fleet.members import member_clients
 from kokpit.hosted import names
-from kokpit.hosted.controller import HostedClusterReconciler, HostedClusterResource, HostedSettings
+from kokpit.hosted.controller import HostedClusterReconciler, HostedClusterResource
+from kokpit.hosted.settings import HostedSettings
 from kokpit.hosted.versions import SupportedVersions, check_version_change, load_supported
 from kokpit.runtime import Controller, EventRecorder, Key, Manager
 from kokpit.settings import HubSettings

@@ -16,8 +16,9 @@ The pod template carries a revision (a hash of what the process reads only at st
 argv, service-account key or etcd CA rolls the Deployment; renewed serving certificates do not,
 since kube-apiserver reloads them from the Secret volume. Deleting the namespace removes everything.
 
-`render_*`, `deployment_condition`, `service_endpoint` and `running_version` are pure; the
-`MetaControlPlane` class is the thin I/O (server-side apply, field manager `kokpit`).
+Everything here is pure (`render_*`, `deployment_condition`, `service_endpoint`, `running_version`,
+`reachability_condition`); the thin I/O is `kubernetes_plane` (server-side apply, field manager
+`kokpit`).
 """
 
 from __future__ import annotations
@@ -31,13 +32,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from lightkube import ApiError, AsyncClient, codecs
-from lightkube.resources.apps_v1 import Deployment
-from lightkube.resources.core_v1 import Namespace, Service
-
 from kokpit.api.hostedcluster import ExposureType
 from kokpit.controlplane import commands, pki
-from kokpit.controlplane.runtime.kubernetes import COMPONENT_LABEL, FIELD_MANAGER, REVISION_ANNOTATION
+from kokpit.controlplane.runtime.kubernetes import COMPONENT_LABEL, REVISION_ANNOTATION
 from kokpit.hosted import names
 from kokpit.hosted.components import EtcdAccess
 from kokpit.runtime import Condition
@@ -569,45 +566,3 @@ def reachability_condition(
             f"host, which Pods in {meta_cluster} cannot reach"
         )
     return Condition.false(APISERVER_AVAILABLE, "ControlPlaneUnreachable", message)
-
-
-# --- I/O -----------------------------------------------------------------------------------------
-
-
-class MetaControlPlane:
-    """`MetaControlPlane` applies, reads and deletes control-plane objects in the meta cluster reached
-    by `client` (server-side apply, field manager `kokpit`)."""
-
-    def __init__(self, client: AsyncClient) -> None:
-        self.client = client
-
-    async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
-        for manifest in manifests:
-            await self.client.apply(codecs.from_dict(dict(manifest)), field_manager=FIELD_MANAGER, force=True)
-
-    async def service(self, namespace: str) -> dict[str, Any] | None:
-        found = await self._get(Service, names.APISERVER, namespace)
-        return None if found is None else dict(found.to_dict())
-
-    async def deployments(self, namespace: str) -> dict[str, dict[str, Any] | None]:
-        out: dict[str, dict[str, Any] | None] = {}
-        for component in names.CONTROL_PLANE:
-            found = await self._get(Deployment, component, namespace)
-            out[component] = None if found is None else dict(found.to_dict())
-        return out
-
-    async def delete(self, namespace: str) -> None:
-        """`delete` deletes the namespace (and so everything in it); no-op when already gone."""
-        try:
-            await self.client.delete(Namespace, namespace)
-        except ApiError as error:
-            if error.status.code != 404:
-                raise
-
-    async def _get(self, resource: Any, name: str, namespace: str) -> Any | None:
-        try:
-            return await self.client.get(resource, name, namespace=namespace)
-        except ApiError as error:
-            if error.status.code == 404:
-                return None
-            raise
