@@ -19,17 +19,18 @@ Its key is the template. A reconcile:
 
 The binding's status carries `Scheduled` (reasons `Scheduled`, `NoClusterFit`, `SpreadConstraintNotMet`,
 `InsufficientCapacity`, `InvalidPolicy`) and `OverridesApplied` (`Applied`, `OverrideFailed`,
-`InvalidOverridePolicy`), written with `schedulerObservedGeneration` (the binding's generation the scheduler acted on)
-through `kokpit.runtime.status_writer` under the field manager `kokpit-binding`, so the member side's
-conditions and aggregated status (another manager) are left alone; a step that raises after
-`Scheduled` is decided still leaves it written. Failures are also Events on the
-template. When a step fails, what is already on members is kept: a failed scheduling keeps the
-binding's previous decision, a failed override keeps every Work as it was, and a policy that does not
-parse (so which policy claims the template is unknown) freezes the binding where it is.
+`InvalidOverridePolicy`), with `schedulerObservedGeneration` (the binding's generation the scheduler
+acted on), written through `kokpit.runtime.status_writer` under the field manager `kokpit-binding`, so
+the member side's conditions and aggregated status (another manager) are left alone; a step that raises
+after `Scheduled` is decided still leaves it written. Failures are also Events on the template. When a
+step fails, what is already on members is kept: a failed scheduling keeps the binding's previous
+decision, a failed override keeps every Work as it was, and a policy that does not parse (so which
+policy claims the template is unknown) freezes the binding where it is.
 
 **Deleting a policy removes nothing** (Karmada's behaviour): a template no policy selects any more keeps
-its binding and Works as they are; it is only no longer updated. To remove a resource from the members,
-delete the template, or change a policy so it no longer chooses those clusters.
+its binding and Works as they are; it is only no longer updated (a Normal Event `NoPolicy` on the
+template says so). To remove a resource from the members, delete the template, or change a policy so it
+no longer chooses those clusters.
 
 **Deleting the template** deletes its Works, waits until they are gone (the member side removes the
 objects from members unless preserveResourcesOnDeletion), then deletes the binding and releases the
@@ -91,6 +92,9 @@ STATUS_FIELD_MANAGER = "kokpit-binding"
 """Field manager of the binding's `Scheduled` and `OverridesApplied` conditions and of
 `schedulerObservedGeneration`."""
 OWNED_CONDITIONS = (SCHEDULED, OVERRIDES_APPLIED)
+NO_POLICY = "NoPolicy"
+"""Event reason on a propagated template that no policy selects any more."""
+NO_POLICY_MESSAGE = "no policy selects it any more; its binding and Works are kept as they are"
 SCHEDULER_OBSERVED_GENERATION = "schedulerObservedGeneration"
 DELETION_RECHECK = 2.0
 """Seconds between checks that a deleted template's Works are gone (Work events also wake it)."""
@@ -231,7 +235,9 @@ class BindingReconciler:
             return Result()
         policy = select_policy(template, policies)
         if policy is None:
-            return Result()  # deleting or narrowing a policy removes nothing
+            if binding is not None:  # deleting or narrowing a policy removes nothing; say so
+                await ctx.recorder.normal(template, NO_POLICY, NO_POLICY_MESSAGE, action="Propagate")
+            return Result()
         template = await ensure_finalizer(ctx.client, template, PROPAGATION_FINALIZER)
         return await self._sync(template, ref, binding, policy)
 

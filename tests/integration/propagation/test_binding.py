@@ -555,3 +555,55 @@ def test_plan_reads_the_hub_and_writes_nothing(hub: Path, namespace: str, tmp_pa
 
     result = runner.invoke(app, ["configmap/absent", "-n", namespace, "--hub-kubeconfig", str(hub)])
     assert result.exit_code != 0
+
+
+def test_a_reconcile_that_raises_after_scheduling_still_writes_its_conditions(
+    hub: Path, namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applying the Works fails (injected into kokpit's binding reconciler, after `Scheduled` is decided):
+    the binding still gets `Scheduled=True` for its generation and `schedulerObservedGeneration`, written
+    by the status writer on the way out; the step after it left no Work and no `OverridesApplied`."""
+    from kokpit.propagation.binding_controller import BindingReconciler
+
+    async def failing_apply(self: BindingReconciler, cluster: str, work: dict[str, Any]) -> None:
+        raise RuntimeError(f"injected: applying the Work for {cluster} fails")
+
+    monkeypatch.setattr(BindingReconciler, "_apply_work", failing_apply)
+    apply_yaml(
+        hub,
+        tmp_path,
+        weighted_policy("doomed", namespace, [{"apiVersion": "v1", "kind": "ConfigMap", "name": "doomed"}]),
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "doomed", "namespace": namespace}},
+    )
+
+    def scheduled() -> bool:
+        return (condition(binding(hub, "doomed-configmap", namespace), "Scheduled") or {}).get(
+            "status"
+        ) == "True"
+
+    wait_until("the binding is Scheduled despite the failure", scheduled, timeout=TIMEOUT)
+    found = binding(hub, "doomed-configmap", namespace)
+    assert found is not None
+    generation = found["metadata"]["generation"]
+    assert (condition(found, "Scheduled") or {}).get("observedGeneration") == generation
+    assert found["status"]["schedulerObservedGeneration"] == generation
+    assert condition(found, "OverridesApplied") is None, "the failing step never got that far"
+    assert all(work(hub, m, f"{namespace}.doomed-configmap") is None for m in MEMBERS)
+
+
+def test_toleration_seconds_is_refused(hub: Path, namespace: str, tmp_path: Path) -> None:
+    """Nothing evicts resources from tainted clusters yet, so a grace period is refused, not ignored."""
+    policy = weighted_policy(
+        "grace",
+        namespace,
+        [{"apiVersion": "v1", "kind": "ConfigMap"}],
+        clusterTolerations=[
+            {"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}
+        ],
+    )
+    path = tmp_path / "grace.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    result = kubectl(hub, "apply", "-f", str(path), check=False)
+    assert result.returncode != 0
+    assert "tolerationSeconds is not supported yet" in result.stderr
+    assert get(hub, "propagationpolicies.policy.kokpit.io", "grace", namespace) is None

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from kokpit.propagation import names
 from tests.support import HubThread, SandboxHandle, kokpit_cli, kubectl, wait_until
 
 pytestmark = pytest.mark.integration
@@ -109,6 +110,14 @@ def replicas_on(fleet: SandboxHandle, name: str, ns: str) -> dict[str, int | Non
     return found
 
 
+def no_policy_events(hub: Path, ns: str) -> set[str]:
+    """The templates in `ns` with a `NoPolicy` Event (the binding reconciler found no policy for them)."""
+    events = json.loads(
+        kubectl(hub, "get", "events", "-n", ns, "--field-selector", "reason=NoPolicy", "-o", "json").stdout
+    )
+    return {str(e["involvedObject"]["name"]) for e in events.get("items") or ()}
+
+
 def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
 ) -> None:
@@ -166,9 +175,26 @@ def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
         timeout=TIMEOUT,
     )
 
-    # Deleting the policy removes nothing from the members.
+    # Deleting the policy removes nothing from the members. Wait until the binding reconciler has
+    # handled the deletion for both templates (its NoPolicy Event, recorded once it decided what to do),
+    # then check that the Works are neither gone nor being deleted and the members still hold the copies.
     kubectl(hub, "delete", "propagationpolicy.policy.kokpit.io", "spread", "-n", ns)
+    wait_until(
+        "the binding reconciler handled the policy's deletion",
+        lambda: {"web", "web-config"} <= no_policy_events(hub, ns),
+        timeout=TIMEOUT,
+    )
+    for member in MEMBERS:
+        for kind, name in (("Deployment", "web"), ("ConfigMap", "web-config")):
+            binding_name = names.binding_name(kind=kind, name=name)
+            work_name = names.work_name(binding_namespace=ns, binding=binding_name)
+            found = get(hub, "works.work.kokpit.io", work_name, names.execution_namespace(member))
+            assert found is not None, f"{work_name} in {member}"
+            assert not found["metadata"].get("deletionTimestamp"), f"{work_name} in {member} is being deleted"
+    assert get(hub, "resourcebindings.work.kokpit.io", "web-deployment", ns) is not None
     assert replicas_on(fleet, "web", ns) == {"member1": 4, "member2": 2, "member3": 2}
+    for member in MEMBERS:
+        assert get(fleet.kubeconfig(member), "configmap", "web-config", ns) is not None
 
     # Deleting the template removes it from every member.
     kubectl(hub, "delete", "deployment", "web", "-n", ns, "--wait=true")
