@@ -187,6 +187,7 @@ class KubernetesControlPlane:
         return {}
 
     async def forget(self, namespace: str, name: str) -> None:
+        self._deployments.pop((namespace, name), None)
         cached = self._clients.pop((namespace, name), None)
         if cached is not None:
             await cached[1].close()

@@ -163,6 +163,8 @@ class ProcessControlPlane:
         return {k[2]: v for k, v in self._restarts.items() if k[:2] == (namespace, name)}
 
     async def forget(self, namespace: str, name: str) -> None:
+        self._observed.pop((namespace, name), None)
+        self._binaries.pop((namespace, name), None)
         cached = self._clients.pop((namespace, name), None)
         if cached is not None:
             await cached[1].close()
