@@ -47,10 +47,14 @@ async def test_upgrade_previous_minor_to_current(
         return status.get("version") == CURRENT and condition(status, "Ready").get("status") == "True"
 
     await env.wait("upgrade to current", progress, "up", timeout=180)
-    # The API server went first: never a controller-manager or scheduler newer than it.
-    for apiserver, controller_manager, scheduler in seen:
-        if apiserver == previous_version:
-            assert controller_manager == previous_version and scheduler == previous_version, seen
+    # The API server went first: it was seen on the new version while the controller-manager and
+    # the scheduler still ran the old one (a step that switches all three at once never shows this),
+    assert (CURRENT, previous_version, previous_version) in seen, seen
+    # and no component was ever newer than one before it in the upgrade order.
+    rank = {previous_version: 0, CURRENT: 1}
+    for row in seen:
+        ranks = [rank[v] for v in row if v in rank]
+        assert ranks == sorted(ranks, reverse=True), seen
     version = await asyncio.to_thread(kubectl, kubeconfig, "version", "-o", "json")
     assert re.search(rf'"serverVersion":.*?"gitVersion": "{re.escape(CURRENT)}"', version.stdout, re.S), (
         version.stdout
