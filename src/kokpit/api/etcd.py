@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from kokpit.api.crd import PrinterColumn, ResourceType
 from kokpit.api.meta import DNS_LABEL_PATTERN, Conditions, KokpitModel, ObjectMeta, cel, list_map, validations
@@ -56,11 +56,31 @@ class EtcdPhase(StrEnum):
 class EtcdStorage(KokpitModel):
     """Where member data lives."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.dataDirRoot) || (self.dataDirRoot.startsWith('/')"
+                " && !self.dataDirRoot.contains('/../') && !self.dataDirRoot.endsWith('/..'))",
+                "dataDirRoot must be an absolute path without '..'",
+                field_path=".dataDirRoot",
+                reason="FieldValueInvalid",
+            ),
+        )
+    )
+
     size: Annotated[str, Field(max_length=32)] | None = None
     """Requested size of each member's PersistentVolumeClaim (kubernetes runtime), e.g. 8Gi."""
     data_dir_root: Annotated[str, Field(max_length=4096)] | None = None
-    """Directory under which each member gets its data directory (process runtime); the controller's
-    default when unset."""
+    """Directory under which each member gets its data directory (process runtime): an absolute path
+    inside the hub's etcd root (symlinks resolved), else the cluster is refused with
+    DataDirOutsideRoot; the hub's etcd root when unset."""
+
+    @field_validator("data_dir_root")
+    @classmethod
+    def _absolute_without_dotdot(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or ".." in value.split("/")):
+            raise ValueError("dataDirRoot must be an absolute path without '..'")
+        return value
 
 
 class EtcdBackupSchedule(KokpitModel):

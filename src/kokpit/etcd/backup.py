@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kokpit.etcd.client import EtcdClient
 from kokpit.etcd.names import SNAPSHOT_SUFFIX, snapshot_file_name, snapshot_prefix
+from kokpit.runtime import format_time
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PART = re.compile(r"([0-9]+)([smhd])")
@@ -62,7 +63,7 @@ class Snapshot:
             "path": str(self.path),
             "sha256": self.sha256,
             "size": self.size,
-            "time": self.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "time": format_time(self.time),
         }
 
 

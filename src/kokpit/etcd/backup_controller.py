@@ -24,7 +24,17 @@ from kokpit.etcd.client import EtcdClient, EtcdError
 from kokpit.etcd.controller import EtcdSettings
 from kokpit.etcd.pki import client_tls_from_secret_data
 from kokpit.etcd.resources import EtcdBackupResource
-from kokpit.runtime import EventRecorder, Informer, Key, Result, is_true, patch_status, set_condition
+from kokpit.runtime import (
+    Condition,
+    EventRecorder,
+    Informer,
+    Key,
+    Result,
+    format_time,
+    is_true,
+    status_writer,
+)
+from kokpit.runtime.conditions import FALSE, TRUE
 
 log = logging.getLogger("kokpit.etcd.backup")
 
@@ -32,7 +42,9 @@ RETRY_SECONDS = 3.0
 
 
 class EtcdBackupReconciler:
-    """`EtcdBackupReconciler` reconciles EtcdBackup objects, reading EtcdClusters from `clusters`."""
+    """`EtcdBackupReconciler` reconciles EtcdBackup objects, reading EtcdClusters from `clusters`.
+
+    The snapshot file is 0600 in a 0700 directory (it holds every Secret of the cluster)."""
 
     def __init__(
         self,
@@ -125,7 +137,7 @@ class EtcdBackupReconciler:
                 "path": str(snapshot.path),
                 "sha256": snapshot.sha256,
                 "size": snapshot.size,
-                "completionTime": snapshot.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "completionTime": format_time(snapshot.time),
             },
         )
         return Result()
@@ -151,20 +163,15 @@ class EtcdBackupReconciler:
         *,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        conditions = set_condition(
-            previous.get("conditions"),
-            "Complete",
-            phase is EtcdBackupPhase.COMPLETED,
-            reason,
-            message,
-            now=datetime.now(UTC),
-        )
-        status = {**previous, **(extra or {}), "phase": phase.value, "conditions": conditions}
-        if status == previous:
-            return
-        await patch_status(
-            self.client, EtcdBackupResource, obj.metadata.name, status, namespace=obj.metadata.namespace
-        )
+        """Writes the outcome through the one status writer (unchanged outcomes write nothing); an
+        event only when the phase changes."""
+        async with status_writer(
+            self.client, EtcdBackupResource, obj, owned=("Complete",), now=datetime.now(UTC)
+        ) as status:
+            kept = status.current_fields(*(k for k in previous if k != "conditions"))
+            status.fields = {**kept, **(extra or {}), "phase": phase.value}
+            complete = phase is EtcdBackupPhase.COMPLETED
+            status.set(Condition("Complete", TRUE if complete else FALSE, reason, message))
         if self.recorder is not None and previous.get("phase") != phase.value:
             type_ = "Warning" if phase is EtcdBackupPhase.FAILED else "Normal"
             await self.recorder.event(obj, type_, reason, message)

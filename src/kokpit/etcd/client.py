@@ -10,6 +10,7 @@ snapshot into a data directory.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import hashlib
@@ -23,7 +24,9 @@ from typing import Any
 
 import httpx2
 
+from kokpit.controlplane.files import PRIVATE_FILE, private_dir
 from kokpit.errors import KokpitError
+from kokpit.etcd.storage import snapshot_problem
 
 DEFAULT_TIMEOUT = 3.0
 SNAPSHOT_TIMEOUT = 300.0
@@ -199,14 +202,19 @@ class EtcdClient:
     async def snapshot(self, endpoint: str, destination: Path) -> tuple[str, int]:
         """`snapshot` streams a snapshot of `endpoint`'s database into `destination` (written to a
         temporary name, then renamed) and returns (sha256 hex, size). The stream ends with the
-        database's own sha256, which is checked; a truncated or corrupt stream raises `EtcdError`."""
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        database's own sha256, which is checked; a truncated or corrupt stream raises `EtcdError`.
+
+        A snapshot holds every Secret of its cluster: the file is 0600 from its creation on, and
+        missing directories are made 0700 (`kokpit.controlplane.files`)."""
+        private_dir(destination.parent)
         tmp = destination.with_name(f".{destination.name}.part")
         digest = hashlib.sha256()
         size = 0
         url = f"{endpoint.rstrip('/')}/v3/maintenance/snapshot"
         try:
-            with tmp.open("wb") as out:
+            tmp.unlink(missing_ok=True)  # a leftover of a crash: O_EXCL below creates the file anew, 0600
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE)
+            with os.fdopen(fd, "wb") as out:
                 async with self._http.stream("POST", url, json={}, timeout=SNAPSHOT_TIMEOUT) as response:
                     if response.status_code != 200:
                         body = (await response.aread()).decode(errors="replace")
@@ -223,7 +231,7 @@ class EtcdClient:
                         size += len(blob)
                 out.flush()
                 os.fsync(out.fileno())
-            problem = snapshot_problem(tmp)
+            problem = await asyncio.to_thread(snapshot_problem, tmp)
             if problem is not None:
                 raise EtcdError(endpoint, f"snapshot: {problem}")
             os.replace(tmp, destination)
@@ -233,29 +241,6 @@ class EtcdClient:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
         return digest.hexdigest(), size
-
-
-HASH_SIZE = 32
-PAGE = 512
-
-
-def snapshot_problem(path: Path) -> str | None:
-    """`snapshot_problem` checks a snapshot file; None when it is sound, else what is wrong with it.
-
-    A snapshot is a bolt database (a multiple of its page size) followed by the sha256 of the
-    database, as etcd streams it; the hash must match.
-    """
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return f"snapshot {path} does not exist"
-    except OSError as error:
-        return f"snapshot {path} cannot be read: {error}"
-    if len(data) <= HASH_SIZE or len(data) % PAGE != HASH_SIZE:
-        return f"snapshot {path} is not an etcd snapshot with an integrity hash ({len(data)} bytes)"
-    if hashlib.sha256(data[:-HASH_SIZE]).digest() != data[-HASH_SIZE:]:
-        return f"snapshot {path} is corrupt: its sha256 does not match"
-    return None
 
 
 def file_sha256(path: Path) -> str:

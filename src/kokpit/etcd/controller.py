@@ -1,9 +1,18 @@
 """The EtcdCluster controller: observe members, ask the planner for one step, do it, write status.
 
-Each pass gathers a snapshot (the runtime's components, every member's status over the gateway, the
-member list from the leader), turns it into planner views, executes the single action `plan`
-returns and always writes the status, including when a step failed. Backups that are due are taken
-on a steady cluster after the step.
+Each pass gathers a snapshot (`kokpit.etcd.observe`), turns it into planner views, executes the
+single action `plan` returns and writes the status once through `kokpit.runtime.status_writer`,
+also when a step failed or raised. Backups that are due are taken on a steady cluster after the step.
+
+Host paths are confined (`kokpit.etcd.storage`): member data lives under the hub's etcd root only,
+and a restore snapshot is checked off the event loop, regular files only.
+
+The kubernetes runtime's real limit: it renders Pods, a headless Service, PVCs and Secrets into the
+meta cluster, in the namespace named after the EtcdCluster's namespace on the hub (which must exist
+there), and the members advertise `<pod>.<cluster>-peers.<namespace>.svc` names. Those resolve only
+inside the meta cluster; the hub dials them from outside and gets no answer, so such a cluster never
+becomes Available: its status says `EndpointsUnreachable` with the endpoints and the meta cluster
+rather than pretending. Ready is True only when kokpit itself got the member list from etcd.
 """
 
 from __future__ import annotations
@@ -26,16 +35,15 @@ from kokpit.binaries import etcd_binaries
 from kokpit.binaries.versions import InvalidVersionError, validate_etcd_version
 from kokpit.controlplane.runtime import (
     ComponentRuntime,
-    ComponentState,
     Group,
     KubernetesRuntime,
     ProcessRuntime,
 )
 from kokpit.etcd import names
 from kokpit.etcd.backup import enforce_retention, next_due, parse_interval, take_snapshot
-from kokpit.etcd.client import EtcdClient, EtcdError, Member, Status, snapshot_problem
-from kokpit.etcd.members import EtcdProgram, container_program, member_spec, revision
-from kokpit.etcd.members import etcd_member as runtime_member
+from kokpit.etcd.client import EtcdClient, EtcdError
+from kokpit.etcd.members import EtcdProgram, container_program, member_spec
+from kokpit.etcd.observe import Snapshot, observe, unreachable, views
 from kokpit.etcd.pki import (
     EtcdPKI,
     client_secret_data,
@@ -45,16 +53,20 @@ from kokpit.etcd.pki import (
 )
 from kokpit.etcd.planner import Action, Desired, Kind, MemberView, Observed, Policy, normalize_version, plan
 from kokpit.etcd.resources import EtcdClusterResource
-from kokpit.etcd.status import MemberReport, Problem, cluster_status
+from kokpit.etcd.status import BASE_CONDITIONS, MemberReport, Problem, cluster_status, owned_conditions
+from kokpit.etcd.storage import DataDirOutsideRoot, confine_data_dir, snapshot_problem
 from kokpit.runtime import (
+    Condition,
     EventRecorder,
     Informer,
     Key,
     Result,
+    StatusPatch,
     ensure_finalizer,
-    patch_status,
+    get_or_none,
+    parse_time,
     remove_finalizer,
-    set_condition,
+    status_writer,
 )
 
 log = logging.getLogger("kokpit.etcd.controller")
@@ -77,7 +89,8 @@ class EtcdSettings:
     """How the etcd controllers run members and where they keep things."""
 
     process_root: Path
-    """Root of member directories for the process runtime (unless a cluster sets storage.dataDirRoot)."""
+    """The hub's etcd root: member directories of the process runtime live under it (a cluster's
+    storage.dataDirRoot must resolve inside it, or the cluster is refused)."""
     backup_root: Path
     """Default directory of one-off backups without a destination."""
     replace_after: float = 60.0
@@ -93,20 +106,6 @@ class EtcdSettings:
     meta_clients: Callable[[str], Awaitable[AsyncClient | None]] | None = None
     """The API client of a meta cluster (kubernetes runtime), by member cluster name; None: no meta
     cluster is reachable (`add_etcd_controllers` fills it from the manager's member clients)."""
-
-
-@dataclass
-class Snapshot:
-    """What one pass observed."""
-
-    states: dict[str, ComponentState]
-    statuses: dict[str, Status]
-    """By member name."""
-    member_list: list[Member] | None
-    list_endpoint: str | None
-    named: dict[int, str]
-    """Member ID -> component name."""
-    strays: list[int]
 
 
 class EtcdClusterReconciler:
@@ -145,23 +144,25 @@ class EtcdClusterReconciler:
         group = names.group_of(namespace, name)
         if obj.metadata.deletionTimestamp is not None:
             return await self._delete(obj, group)
-        previous: dict[str, Any] = dict(obj.get("status") or {})
-        generation = obj.metadata.generation
         try:
             spec = EtcdClusterSpec.model_validate(obj.get("spec") or {})
         except ValidationError as error:
-            await self._write_problem(obj, previous, generation, Problem("InvalidSpec", _first_error(error)))
+            await self._write_problem(obj, Problem("InvalidSpec", _first_error(error)))
             return Result()
         obj = await ensure_finalizer(self.client, obj, names.FINALIZER)
-        return await self._reconcile(obj, spec, group, previous, generation)
+        owned = owned_conditions(size=spec.size, backups_scheduled=spec.backup is not None)
+        now = datetime.now(UTC)
+        async with status_writer(self.client, EtcdClusterResource, obj, owned=owned, now=now) as status:
+            return await self._reconcile(obj, spec, group, status, now)
 
     async def _reconcile(
-        self, obj: Any, spec: EtcdClusterSpec, group: Group, previous: dict[str, Any], generation: int | None
+        self, obj: Any, spec: EtcdClusterSpec, group: Group, status: StatusPatch, now: datetime
     ) -> Result:
-        now = datetime.now(UTC)
+        previous = status.current
         action = Action(Kind.WAIT, "Observing", "observing members")
         problem: Problem | None = None
         backup_problem: Problem | None = None
+        unreachable_problem: Problem | None = None
         last_backup = previous.get("lastBackup")
         reports: list[MemberReport] = []
         reachable = False
@@ -171,9 +172,10 @@ class EtcdClusterReconciler:
             runtime = await self._runtime(spec)
             pki = await self._pki(obj, runtime, group)
             etcd = self._etcd_client(group, pki)
-            snap = await self._observe(runtime, group, etcd)
+            snap = await observe(runtime, group, etcd)
             reachable = snap.member_list is not None
-            views, reports = self._views(spec, runtime, group, snap, pki, program, previous, now)
+            unreachable_problem = unreachable(runtime, group, snap, meta_cluster=spec.meta_cluster)
+            member_views, reports = views(runtime, group, snap, pki, program, previous, now)
             formed = reachable or any(m.get("id") for m in previous.get("members") or [])
             desired = Desired(
                 cluster=group.name,
@@ -183,12 +185,12 @@ class EtcdClusterReconciler:
                 paused=spec.paused,
             )
             observed = Observed(
-                members=tuple(views), reachable=reachable, formed=formed, strays=tuple(snap.strays)
+                members=tuple(member_views), reachable=reachable, formed=formed, strays=tuple(snap.strays)
             )
             action = plan(desired, observed, Policy(replace_after=self.settings.replace_after))
-            problem = self._precheck(spec, runtime, action)
+            problem = await self._precheck(spec, runtime, action)
             if problem is None:
-                await self._execute(obj, spec, runtime, group, etcd, pki, snap, views, action)
+                await self._execute(obj, spec, runtime, group, etcd, pki, snap, member_views, action)
             if spec.backup is not None and problem is None and action.kind in (Kind.NONE, Kind.BLOCKED):
                 last_backup, backup_problem = await self._scheduled_backup(
                     obj, spec, group, etcd, snap, last_backup, now
@@ -197,25 +199,24 @@ class EtcdClusterReconciler:
             problem = error.problem
         except (EtcdError, ApiError, OSError) as error:
             problem = Problem("StepFailed", f"{action.kind.value} {action.member or ''}: {error}".strip())
+        finally:  # also when a step raised something else: the status says what was seen so far
+            cluster_status(
+                size=spec.size,
+                generation=obj.metadata.generation,
+                members=reports,
+                reachable=reachable,
+                action=action,
+                version=spec.version,
+                version_available=version_available,
+                client_secret=names.client_secret_name(group.name),
+                problem=problem,
+                unreachable=unreachable_problem,
+                backup=backup_problem,
+                backups_scheduled=spec.backup is not None,
+                last_backup=last_backup,
+            ).write(status)
         if problem is not None:
             await self._event(obj, "Warning", problem.reason, problem.message)
-        status = cluster_status(
-            size=spec.size,
-            generation=generation,
-            members=reports,
-            reachable=reachable,
-            action=action,
-            version=spec.version,
-            version_available=version_available,
-            client_secret=names.client_secret_name(group.name),
-            previous=previous,
-            problem=problem,
-            backup=backup_problem,
-            backups_scheduled=spec.backup is not None,
-            last_backup=last_backup,
-            now=now,
-        )
-        await patch_status(self.client, EtcdClusterResource, group.name, status, namespace=group.namespace)
         return Result(requeue_after=self._requeue(spec, action, problem, last_backup, now))
 
     def _requeue(
@@ -250,8 +251,12 @@ class EtcdClusterReconciler:
             if client is None:
                 raise ProblemError("MetaClusterUnavailable", f"no client for meta cluster {meta!r}")
             return KubernetesRuntime(client)
-        root = Path(spec.storage.data_dir_root) if spec.storage and spec.storage.data_dir_root else None
-        root = root or self.settings.process_root
+        try:
+            root = confine_data_dir(
+                self.settings.process_root, spec.storage.data_dir_root if spec.storage else None
+            )
+        except DataDirOutsideRoot as error:
+            raise ProblemError("DataDirOutsideRoot", str(error)) from error
         runtime = self._process_runtimes.get(root)
         if runtime is None:
             runtime = ProcessRuntime(root, tie_to_parent=self.settings.tie_to_parent)
@@ -260,14 +265,14 @@ class EtcdClusterReconciler:
 
     async def _pki(self, obj: Any, runtime: ComponentRuntime, group: Group) -> EtcdPKI:
         pki_name = names.pki_secret_name(group.name)
-        secret = await _get_secret(self.client, pki_name, group.namespace)
+        secret: Secret | None = await get_or_none(self.client, Secret, pki_name, namespace=group.namespace)
         if secret is None:
             dns, ips = runtime.certificate_hosts(group)
             pki = new_etcd_pki(group.name, dns_names=dns, ip_addresses=ips)
             secret = await self._create_secret(obj, pki_name, pki_secret_data(pki))
         pki = pki_from_secret_data(secret.data or {})
         client_name = names.client_secret_name(group.name)
-        if await _get_secret(self.client, client_name, group.namespace) is None:
+        if await get_or_none(self.client, Secret, client_name, namespace=group.namespace) is None:
             await self._create_secret(obj, client_name, client_secret_data(pki))
         return pki
 
@@ -312,118 +317,19 @@ class EtcdClusterReconciler:
         if cached is not None:
             await cached[1].aclose()
 
-    async def _observe(self, runtime: ComponentRuntime, group: Group, etcd: EtcdClient) -> Snapshot:
-        component_names = await runtime.names(group)
-        states = {name: await runtime.state(group, name) for name in component_names}
-        urls = {name: runtime.addresses(group, name) for name in component_names}
-        results = await asyncio.gather(
-            *(etcd.status(urls[name].client_url) for name in component_names), return_exceptions=True
-        )
-        statuses = {
-            name: result
-            for name, result in zip(component_names, results, strict=True)
-            if isinstance(result, Status)
-        }
-        # The member list from the leader when one is known, else from any member that answered.
-        leaders = {s.leader for s in statuses.values() if s.leader}
-        ordered = sorted(statuses.values(), key=lambda s: (s.member_id not in leaders, s.endpoint))
-        member_list: list[Member] | None = None
-        list_endpoint: str | None = None
-        for status in ordered:
-            try:
-                member_list = await etcd.member_list(status.endpoint)
-                list_endpoint = status.endpoint
-                break
-            except EtcdError:
-                continue
-        named: dict[int, str] = {}
-        strays: list[int] = []
-        by_peer = {urls[name].peer_url: name for name in component_names}
-        for member in member_list or []:
-            if member.name:
-                named[member.id] = member.name
-            elif any(url in by_peer for url in member.peer_urls):
-                named[member.id] = next(by_peer[url] for url in member.peer_urls if url in by_peer)
-            else:
-                strays.append(member.id)
-        return Snapshot(states, statuses, member_list, list_endpoint, named, strays)
-
-    def _views(
-        self,
-        spec: EtcdClusterSpec,
-        runtime: ComponentRuntime,
-        group: Group,
-        snap: Snapshot,
-        pki: EtcdPKI,
-        program: EtcdProgram | None,
-        previous: Mapping[str, Any],
-        now: datetime,
-    ) -> tuple[list[MemberView], list[MemberReport]]:
-        listed = {m.id: m for m in snap.member_list or []}
-        by_name = {name: member_id for member_id, name in snap.named.items()}
-        previous_since = {
-            str(m.get("name")): m.get("unhealthySince")
-            for m in previous.get("members") or []
-            if m.get("name")
-        }
-        files = pki.member_files()
-        views: list[MemberView] = []
-        reports: list[MemberReport] = []
-        for name in sorted(set(snap.states) | set(by_name)):
-            state = snap.states.get(name) or ComponentState(
-                name=name, exists=False, running=False, data_present=False
-            )
-            member_id = by_name.get(name)
-            member = listed.get(member_id) if member_id is not None else None
-            status = snap.statuses.get(name)
-            if status is not None and member_id is not None and status.member_id != member_id:
-                status = None  # an old incarnation answering on the same address
-            healthy = status is not None and status.leader != 0 and not status.errors and state.running
-            since: datetime | None = None
-            if not healthy and (state.exists or member_id is not None):
-                since = _parse_time(previous_since.get(name)) or now
-            wanted_revision = None
-            if program is not None:
-                wanted_revision = revision(program, runtime_member(runtime, group, name), files)
-            view = MemberView(
-                name=name,
-                id=member_id,
-                learner=bool(member and member.learner),
-                started=bool(member and member.name),
-                exists=state.exists,
-                running=state.running,
-                data_present=state.data_present,
-                healthy=healthy,
-                leader=status is not None and status.leader == status.member_id and status.leader != 0,
-                version=status.version if status is not None else None,
-                revision_current=wanted_revision is None or state.revision == wanted_revision,
-                unhealthy_for=0.0 if since is None else (now - since).total_seconds(),
-            )
-            if not view.exists and view.id is None:
-                continue
-            views.append(view)
-            addresses = runtime.addresses(group, name)
-            reports.append(
-                MemberReport(
-                    view=view,
-                    client_url=addresses.client_url,
-                    peer_url=addresses.peer_url,
-                    db_size=status.db_size if status is not None else None,
-                    unhealthy_since=since,
-                )
-            )
-        return views, reports
-
     # -- doing ----------------------------------------------------------------------------------
 
-    def _precheck(self, spec: EtcdClusterSpec, runtime: ComponentRuntime, action: Action) -> Problem | None:
+    async def _precheck(
+        self, spec: EtcdClusterSpec, runtime: ComponentRuntime, action: Action
+    ) -> Problem | None:
         if action.kind is not Kind.BOOTSTRAP or spec.restore_from is None:
             return None
         if runtime.kind != "process":
             return Problem(
                 "RestoreUnsupported", "restoring from a snapshot needs the process runtime for now"
             )
-        found = snapshot_problem(Path(spec.restore_from.path))
+        # Off the event loop: a slow disk must not stall other clusters' reconciles.
+        found = await asyncio.to_thread(snapshot_problem, Path(spec.restore_from.path))
         if found is not None:
             return Problem("SnapshotInvalid", f"{found}; nothing was started")
         return None
@@ -566,22 +472,12 @@ class EtcdClusterReconciler:
         await remove_finalizer(self.client, obj, names.FINALIZER)
         return Result()
 
-    async def _write_problem(
-        self, obj: Any, previous: Mapping[str, Any], generation: int | None, problem: Problem
-    ) -> None:
-        conditions = set_condition(
-            previous.get("conditions"),
-            "Progressing",
-            False,
-            problem.reason,
-            problem.message,
-            observed_generation=generation,
-        )
-        status = {**previous, "conditions": conditions}
+    async def _write_problem(self, obj: Any, problem: Problem) -> None:
+        """Records a spec the controller cannot read; the rest of the status stays as it was."""
+        async with status_writer(self.client, EtcdClusterResource, obj, owned=BASE_CONDITIONS) as status:
+            status.fields = status.current_fields(*(k for k in status.current if k != "conditions"))
+            status.set(Condition.false("Progressing", problem.reason, problem.message))
         await self._event(obj, "Warning", problem.reason, problem.message)
-        await patch_status(
-            self.client, EtcdClusterResource, obj.metadata.name, status, namespace=obj.metadata.namespace
-        )
 
     async def _event(self, obj: Any, type_: str, reason: str, message: str) -> None:
         if self.recorder is not None:
@@ -596,30 +492,11 @@ class ProblemError(Exception):
         self.problem = Problem(reason, message)
 
 
-async def _get_secret(client: AsyncClient, name: str, namespace: str) -> Secret | None:
-    try:
-        secret: Secret = await client.get(Secret, name, namespace=namespace)
-        return secret
-    except ApiError as error:
-        if error.status.code == 404:
-            return None
-        raise
-
-
 def _first_error(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first.get("loc", ()))
     return f"spec.{where}: {first.get('msg', 'invalid')}"
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def _time(record: Mapping[str, Any] | None) -> datetime | None:
-    return None if not record else _parse_time(record.get("time"))
+    return None if not record else parse_time(record.get("time"))

@@ -1,21 +1,23 @@
 """An EtcdCluster's status from what was observed and decided: pure.
 
-Conditions: `Ready` (Available and Healthy), `Available` (a healthy quorum answers), `Healthy` (every
-wanted member is a healthy voter), `Progressing` (what is being done, or why nothing can be),
-`BackupReady` (when backups are scheduled), and the warnings `EvenSize` and `VersionAvailable`.
+Conditions: `Ready` (Available and Healthy), `Available` (a healthy quorum answered kokpit itself),
+`Healthy` (every wanted member is a healthy voter), `Progressing` (what is being done, or why nothing
+can be), `BackupReady` (when backups are scheduled), and the warnings `EvenSize` and
+`VersionAvailable`. The controller stores them through `kokpit.runtime.status_writer`; which types it
+owns depends on the spec (`owned_conditions`), so `EvenSize` and `BackupReady` disappear when the
+spec no longer calls for them (server-side apply drops what the writer no longer owns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from kokpit.api.etcd import EtcdPhase
 from kokpit.etcd.planner import Action, Kind, MemberView, quorum, version_key
-from kokpit.runtime.conditions import StoredCondition as Condition
-from kokpit.runtime.conditions import format_time, remove_condition, set_condition
+from kokpit.runtime import Condition, StatusPatch, format_time
 
 REPAIR_REASONS = frozenset(
     {"ReplacingMember", "MemberDown", "LearnerStuck", "OrphanComponent", "StrayMember", "StartingLearner"}
@@ -85,6 +87,34 @@ def member_status(report: MemberReport) -> dict[str, Any]:
     return out
 
 
+BASE_CONDITIONS = ("Ready", "Available", "Healthy", "Progressing", "VersionAvailable")
+
+
+def owned_conditions(*, size: int, backups_scheduled: bool) -> tuple[str, ...]:
+    """`owned_conditions` are the condition types the EtcdCluster controller writes for this spec."""
+    return (
+        *BASE_CONDITIONS,
+        *(("EvenSize",) if size % 2 == 0 else ()),
+        *(("BackupReady",) if backups_scheduled else ()),
+    )
+
+
+@dataclass(frozen=True)
+class ClusterStatus:
+    """The status one pass computed: top-level fields and conditions, and the condition types owned."""
+
+    fields: dict[str, Any]
+    conditions: tuple[Condition, ...]
+    owned: tuple[str, ...] = field(default=BASE_CONDITIONS)
+
+    def write(self, patch: StatusPatch) -> None:
+        """`write` records this status in `patch` (a status writer owning `owned`)."""
+        patch.fields.clear()
+        patch.fields.update(self.fields)
+        for condition in self.conditions:
+            patch.set(condition)
+
+
 def cluster_status(
     *,
     size: int,
@@ -95,17 +125,16 @@ def cluster_status(
     version: str,
     version_available: bool,
     client_secret: str,
-    previous: Mapping[str, Any] | None = None,
     problem: Problem | None = None,
+    unreachable: Problem | None = None,
     backup: Problem | None = None,
     backups_scheduled: bool = False,
     last_backup: Mapping[str, Any] | None = None,
-    now: datetime | None = None,
-) -> dict[str, Any]:
-    """`cluster_status` is the whole status the controller writes. `backup` is the last scheduled
-    backup's failure (None when it worked or none was due); `previous` is the status read back, whose
-    conditions keep their transition times."""
-    previous = previous or {}
+) -> ClusterStatus:
+    """`cluster_status` is the whole status the controller writes. `reachable` means kokpit itself got
+    the member list from a member; `unreachable` says why no member could be reached from here (shown
+    in Available and Ready instead of a bare NoQuorum); `backup` is the last scheduled backup's
+    failure (None when it worked or none was due)."""
     voting = [m.view for m in members if m.view.id is not None and not m.view.learner]
     healthy_voting = [m for m in voting if m.healthy]
     learners = [m.view for m in members if m.view.learner]
@@ -115,77 +144,73 @@ def cluster_status(
     versions = [m.version for m in voting if m.version]
     current_version = min(versions, key=version_key) if versions else None
 
-    conditions: list[Condition] = list(previous.get("conditions") or [])
-
-    def put(type_: str, status: bool, reason: str, message: str) -> None:
-        nonlocal conditions
-        conditions = set_condition(
-            conditions, type_, status, reason, message, observed_generation=generation, now=now
-        )
-
+    conditions: list[Condition] = []
     if available:
-        put(
-            "Available",
-            True,
-            "QuorumHealthy",
-            f"{len(healthy_voting)} of {len(voting)} voting members healthy",
+        conditions.append(
+            Condition.true(
+                "Available", "QuorumHealthy", f"{len(healthy_voting)} of {len(voting)} voting members healthy"
+            )
         )
+    elif unreachable is not None and not reachable:
+        conditions.append(Condition.false("Available", unreachable.reason, unreachable.message))
     elif not voting:
-        put("Available", False, "NotCreated", "no member has joined yet")
+        conditions.append(Condition.false("Available", "NotCreated", "no member has joined yet"))
     else:
-        put("Available", False, "NoQuorum", f"{len(healthy_voting)} of {len(voting)} voting members healthy")
+        conditions.append(
+            Condition.false(
+                "Available", "NoQuorum", f"{len(healthy_voting)} of {len(voting)} voting members healthy"
+            )
+        )
     if healthy:
-        put("Healthy", True, "AllMembersHealthy", f"{size} healthy members")
+        conditions.append(Condition.true("Healthy", "AllMembersHealthy", f"{size} healthy members"))
     else:
         unhealthy = sorted(m.name for m in voting if not m.healthy)
         detail = f"unhealthy: {', '.join(unhealthy)}; " if unhealthy else ""
-        put(
-            "Healthy",
-            False,
-            "MembersUnhealthy" if unhealthy else "SizeMismatch",
-            f"{detail}{len(healthy_voting)} healthy voters and {len(learners)} learners for size {size}",
+        conditions.append(
+            Condition.false(
+                "Healthy",
+                "MembersUnhealthy" if unhealthy else "SizeMismatch",
+                f"{detail}{len(healthy_voting)} healthy voters and {len(learners)} learners for size {size}",
+            )
         )
     if problem is not None:
-        put("Progressing", False, problem.reason, problem.message)
+        conditions.append(Condition.false("Progressing", problem.reason, problem.message))
     elif action.kind in (Kind.NONE, Kind.BLOCKED):
-        put("Progressing", False, action.reason, action.message)
+        conditions.append(Condition.false("Progressing", action.reason, action.message))
     else:
-        put("Progressing", True, action.reason, action.message)
-    put(
-        "Ready",
-        available and healthy,
-        "Ready" if available and healthy else "NotReady",
-        "available and healthy" if available and healthy else "not every wanted member is a healthy voter",
-    )
+        conditions.append(Condition.true("Progressing", action.reason, action.message))
+    conditions.append(_ready(available=available, healthy=healthy, problem=problem, unreachable=unreachable))
     if size % 2 == 0:
-        put(
-            "EvenSize",
-            True,
-            "EvenSize",
-            f"{size} members tolerate {(size - 1) // 2} failures, as {size - 1} do; prefer an odd size",
+        conditions.append(
+            Condition.true(
+                "EvenSize",
+                "EvenSize",
+                f"{size} members tolerate {(size - 1) // 2} failures, as {size - 1} do; prefer an odd size",
+            )
+        )
+    if version_available:
+        conditions.append(
+            Condition.true("VersionAvailable", "VersionAvailable", f"etcd {version} is available")
         )
     else:
-        conditions = remove_condition(conditions, "EvenSize")
-    if version_available:
-        put("VersionAvailable", True, "VersionAvailable", f"etcd {version} is available")
-    else:
-        put(
-            "VersionAvailable",
-            False,
-            "VersionUnavailable",
-            f"etcd {version} is not built or not known; members keep their current version",
+        conditions.append(
+            Condition.false(
+                "VersionAvailable",
+                "VersionUnavailable",
+                f"etcd {version} is not built or not known; members keep their current version",
+            )
         )
     if backups_scheduled:
         if backup is not None:
-            put("BackupReady", False, backup.reason, backup.message)
+            conditions.append(Condition.false("BackupReady", backup.reason, backup.message))
         elif last_backup:
-            put("BackupReady", True, "BackupTaken", f"last snapshot {last_backup.get('path')}")
+            conditions.append(
+                Condition.true("BackupReady", "BackupTaken", f"last snapshot {last_backup.get('path')}")
+            )
         else:
-            put("BackupReady", False, "NoBackupYet", "no snapshot taken yet")
-    else:
-        conditions = remove_condition(conditions, "BackupReady")
+            conditions.append(Condition.false("BackupReady", "NoBackupYet", "no snapshot taken yet"))
 
-    status: dict[str, Any] = {
+    fields: dict[str, Any] = {
         "phase": phase_of(action, available=available, healthy=healthy, problem=problem).value,
         "size": len(voting),
         "readyMembers": len(healthy_voting),
@@ -194,14 +219,32 @@ def cluster_status(
             m.client_url for m in members if m.client_url and m.view.id is not None and not m.view.learner
         ],
         "clientSecretRef": {"name": client_secret},
-        "conditions": conditions,
     }
     if generation is not None:
-        status["observedGeneration"] = generation
+        fields["observedGeneration"] = generation
     if leader:
-        status["leader"] = leader
+        fields["leader"] = leader
     if current_version:
-        status["currentVersion"] = current_version
+        fields["currentVersion"] = current_version
     if last_backup:
-        status["lastBackup"] = dict(last_backup)
-    return status
+        fields["lastBackup"] = dict(last_backup)
+    return ClusterStatus(
+        fields=fields,
+        conditions=tuple(conditions),
+        owned=owned_conditions(size=size, backups_scheduled=backups_scheduled),
+    )
+
+
+def _ready(
+    *, available: bool, healthy: bool, problem: Problem | None, unreachable: Problem | None
+) -> Condition:
+    """Ready is True only when kokpit reached a healthy quorum and every wanted member is a healthy
+    voter; otherwise it carries the most telling reason: what stops progress, why the members cannot
+    be reached, or plainly NotReady."""
+    if available and healthy:
+        return Condition.true("Ready", "Ready", "available and healthy")
+    if problem is not None:
+        return Condition.false("Ready", problem.reason, problem.message)
+    if unreachable is not None and not available:
+        return Condition.false("Ready", unreachable.reason, unreachable.message)
+    return Condition.false("Ready", "NotReady", "not every wanted member is a healthy voter")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,9 @@ async def test_backup_then_restore_into_a_new_cluster(etcd_env: EtcdEnv, tmp_pat
         assert backup["phase"] == "Completed", backup
         snapshot = Path(backup["path"])
         assert snapshot.parent == destination
+        # a snapshot holds every Secret of the cluster: 0600 in a 0700 directory
+        modes = await asyncio.to_thread(lambda: (snapshot.stat().st_mode, destination.stat().st_mode))
+        assert (stat.S_IMODE(modes[0]), stat.S_IMODE(modes[1])) == (0o600, 0o700)
         content = await asyncio.to_thread(snapshot.read_bytes)
         assert hashlib.sha256(content).hexdigest() == backup["sha256"]
         assert len(content) == backup["size"]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lightkube import ApiError
 
+from kokpit.etcd.resources import EtcdClusterResource
 from tests.integration.etcd.conftest import NEW_ETCD, EtcdEnv, status_true
 
 pytestmark = pytest.mark.integration
@@ -83,3 +84,51 @@ async def test_restoring_from_a_bad_snapshot_starts_nothing(
     assert ("does not exist" if kind == "missing" else "corrupt") in message
     assert status["phase"] == "Failed"
     assert not (etcd_env.root / etcd_env.namespace / "juliet").exists()
+
+
+async def test_a_data_dir_root_outside_the_hub_root_is_refused_and_never_deleted(
+    etcd_env: EtcdEnv, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    keep = outside / etcd_env.namespace / "kilo" / "keep"
+    keep.parent.mkdir(parents=True)
+    keep.write_text("not kokpit's")
+    await etcd_env.create("kilo", {"size": 1, "version": NEW_ETCD, "storage": {"dataDirRoot": str(outside)}})
+    status = await etcd_env.wait(
+        "the data directory refused",
+        lambda s: any(
+            c["type"] == "Ready" and c["reason"] == "DataDirOutsideRoot" for c in s.get("conditions") or []
+        ),
+        "kilo",
+        timeout=30,
+    )
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and "outside the hub's etcd root" in ready["message"]
+    assert sorted(p.name for p in outside.rglob("*")) == sorted([etcd_env.namespace, "kilo", "keep"])
+    assert not (etcd_env.root / etcd_env.namespace / "kilo").exists()
+
+    await etcd_env.client.delete(EtcdClusterResource, "kilo", namespace=etcd_env.namespace)
+    for _ in range(120):
+        if not [o async for o in etcd_env.client.list(EtcdClusterResource, namespace=etcd_env.namespace)]:
+            break
+        await asyncio.sleep(0.25)
+    else:
+        raise AssertionError("kilo was not deleted")
+    assert keep.read_text() == "not kokpit's"  # deletion removed nothing outside the root
+
+
+async def test_restoring_from_dev_zero_is_refused_without_stalling_other_clusters(etcd_env: EtcdEnv) -> None:
+    await etcd_env.create("lima", {"size": 1, "version": NEW_ETCD, "restoreFrom": {"path": "/dev/zero"}})
+    await etcd_env.create("mike", {"size": 1, "version": NEW_ETCD})
+    status = await etcd_env.wait(
+        "/dev/zero refused",
+        lambda s: any(
+            c["type"] == "Progressing" and c["reason"] == "SnapshotInvalid" for c in s.get("conditions") or []
+        ),
+        "lima",
+        timeout=30,
+    )
+    message = next(c["message"] for c in status["conditions"] if c["type"] == "Progressing")
+    assert "not a regular file" in message
+    await etcd_env.wait_healthy("mike", 1)  # the other cluster reconciled meanwhile
+    assert not (etcd_env.root / etcd_env.namespace / "lima").exists()

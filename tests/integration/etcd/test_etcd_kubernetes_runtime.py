@@ -1,5 +1,7 @@
 """The kubernetes runtime renders an EtcdCluster into a meta cluster: Pods with stable names, a headless
-Service, PVCs and Secrets. kwok runs the Pods there (no real etcd), so the objects are what is tested."""
+Service, PVCs and Secrets. kwok runs the Pods there (no real etcd), so the objects are what is tested,
+and the status must tell the truth: the members' `.svc` names resolve only inside the meta cluster,
+kokpit cannot reach them from the hub, so the cluster is not Ready, with reason EndpointsUnreachable."""
 
 from __future__ import annotations
 
@@ -116,6 +118,24 @@ async def test_kubernetes_runtime_renders_members_into_a_meta_cluster(etcd_env: 
             "kilo",
         )
         assert status["phase"] == "Creating"  # no real etcd answers in kwok's pods
+        # The honest state: the hub cannot dial the in-cluster .svc names, and status says exactly so.
+        status = await etcd_env.wait(
+            "the unreachable endpoints reported",
+            lambda s: any(
+                c["type"] == "Ready" and c["reason"] == "EndpointsUnreachable"
+                for c in s.get("conditions") or []
+            ),
+            "kilo",
+        )
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        available = next(c for c in status["conditions"] if c["type"] == "Available")
+        assert ready["status"] == "False" and available["status"] == "False"
+        assert available["reason"] == "EndpointsUnreachable"
+        assert f"kilo-0.kilo-peers.{ns}.svc" in ready["message"]
+        assert (
+            f"meta cluster {meta}" in ready["message"]
+            and "cannot reach them from the hub" in ready["message"]
+        )
 
         await etcd_env.client.delete(EtcdClusterResource, "kilo", namespace=ns)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from kokpit.etcd.backup import expired, next_due, parse_interval
-from kokpit.etcd.client import parse_member, parse_status, snapshot_problem
+from kokpit.etcd.client import parse_member, parse_status
 from kokpit.etcd.names import snapshot_file_name, snapshot_prefix
+from kokpit.etcd.storage import snapshot_problem
 
 
 @pytest.mark.parametrize(
@@ -70,6 +72,30 @@ def test_snapshot_problem(tmp_path: Path, content: bytes | None, problem: str | 
         assert found is None
     else:
         assert found is not None and problem in found
+
+
+@pytest.mark.parametrize("kind", ["device", "fifo", "directory"])
+def test_a_restore_source_that_is_not_a_regular_file_is_refused_without_reading_it(
+    tmp_path: Path, kind: str
+) -> None:
+    """`/dev/zero` would never end and a FIFO would never open: both are refused by stat alone."""
+    if kind == "device":
+        path = Path("/dev/zero")
+    elif kind == "fifo":
+        path = tmp_path / "pipe"
+        os.mkfifo(path)
+    else:
+        path = tmp_path
+    found = snapshot_problem(path)
+    assert found is not None and "not a regular file" in found
+
+
+def test_a_restore_source_larger_than_the_bound_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.db"
+    path.write_bytes(_snapshot(b"\1" * 8192))
+    found = snapshot_problem(path, max_bytes=4096)
+    assert found is not None and "larger than 4096 bytes" in found
+    assert snapshot_problem(path, max_bytes=1 << 20) is None
 
 
 def test_gateway_json_is_read_with_string_integers() -> None:

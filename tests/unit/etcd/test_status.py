@@ -10,7 +10,7 @@ import pytest
 from kokpit.api.etcd import EtcdClusterStatus
 from kokpit.etcd.planner import Action, Kind, MemberView
 from kokpit.etcd.status import MemberReport, Problem, cluster_status
-from kokpit.runtime import get_condition
+from kokpit.runtime import StatusPatch, get_condition
 
 
 def report(i: int, *, healthy: bool = True, leader: bool = False, learner: bool = False) -> MemberReport:
@@ -47,8 +47,12 @@ def build(
         "version_available": True,
         "client_secret": "db-etcd-client",
     }
+    previous = extra.pop("previous", None)
     args.update(extra)
-    return cluster_status(**args)
+    computed = cluster_status(**args)
+    patch = StatusPatch(previous, owned=computed.owned, generation=4)
+    computed.write(patch)
+    return patch.status()
 
 
 def cond(status: dict[str, Any], type_: str) -> tuple[str, str]:
@@ -139,6 +143,20 @@ def test_backup_condition() -> None:
     failed = build(members, backups_scheduled=True, backup=Problem("BackupFailed", "disk full"))
     assert cond(failed, "BackupReady") == ("False", "BackupFailed")
     assert get_condition(build(members)["conditions"], "BackupReady") is None
+
+
+def test_unreachable_endpoints_are_the_reason_ready_is_false() -> None:
+    why = Problem("EndpointsUnreachable", "member endpoints https://db-0.db-peers.ns.svc:2379 resolve only")
+    status = build([], reachable=False, unreachable=why, action=Action(Kind.WAIT, "Bootstrapping", "x"))
+    assert cond(status, "Available") == ("False", "EndpointsUnreachable")
+    assert cond(status, "Ready") == ("False", "EndpointsUnreachable")
+    ready = get_condition(status["conditions"], "Ready")
+    assert ready is not None and ".svc" in ready["message"]
+
+
+def test_a_problem_is_the_reason_ready_is_false() -> None:
+    status = build([], reachable=False, problem=Problem("DataDirOutsideRoot", "outside"))
+    assert cond(status, "Ready") == ("False", "DataDirOutsideRoot")
 
 
 def test_transition_times_are_kept_when_nothing_changes() -> None:
