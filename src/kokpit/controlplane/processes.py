@@ -99,29 +99,60 @@ def _reap(pid: int) -> None:
         del _children[pid]
 
 
-def is_alive(pid: int, *, argv0: str | None = None) -> bool:
-    """Whether `pid` is a live (non-zombie) process, and, given `argv0`, still runs that program.
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of `/proc/<pid>/stat` after the command name (state first), or None when gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return stat.rsplit(")", 1)[-1].split()
 
-    Checking the command line guards against pid reuse: a sandbox stopped by a reboot must not
-    make `down` signal some unrelated process that got the same pid.
+
+def is_ours(*, pid: int, pgid: int, cmdline: Sequence[bytes], argv0: str) -> bool:
+    """Whether a live process with this group and command line is the `argv0` we launched as `pid`.
+
+    Our processes lead their own group (`start_new_session`), so `pgid == pid` is stable from the
+    fork on. The command line is not: right after `launch` returns, the child may still be inside
+    `execve` and `/proc/<pid>/cmdline` reads empty. A live group leader with an empty command line
+    is therefore one of ours still exec'ing (kernel threads, the other empty ones, have pgid 0);
+    a non-empty one must name `argv0`, which guards against pid reuse after a reboot.
+    """
+    if pgid != pid:
+        return False
+    args = [arg for arg in cmdline if arg]
+    if not args:
+        return True
+    return cmdline[0].decode(errors="replace") == argv0
+
+
+def is_alive(pid: int, *, argv0: str | None = None) -> bool:
+    """Whether `pid` is a live (non-zombie) process, and, given `argv0`, still the one we launched.
+
+    Checking identity guards against pid reuse: a sandbox stopped by a reboot must not make `down`
+    signal some unrelated process that got the same pid (see `is_ours`).
     """
     if pid <= 0:
         return False
     _reap(pid)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    if state in {"Z", "X"}:
+    fields = _stat_fields(pid)
+    if fields is None or fields[0] in {"Z", "X"}:
         return False
     if argv0 is None:
         return True
+    child = _children.get(pid)
+    if child is not None and child.returncode is None:
+        return True  # our unreaped child: its pid cannot have been reused
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (FileNotFoundError, ProcessLookupError):
         return False
-    return bool(cmdline) and cmdline[0].decode(errors="replace") == argv0
+    return is_ours(pid=pid, pgid=int(fields[2]), cmdline=cmdline, argv0=argv0)
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot, field 22 of stat): stable for its life."""
+    fields = _stat_fields(pid)
+    return None if fields is None or fields[0] in {"Z", "X"} else fields[19]
 
 
 def exit_code(pid: int) -> int | None:
@@ -147,21 +178,32 @@ def stop(
     """Stops processes given as (pid, argv0): SIGTERM to each group, SIGKILL after the grace period.
 
     Returns the pids that were alive and got signalled. Processes already gone are skipped, so
-    calling it twice is harmless.
+    calling it twice is harmless. Identity is checked once, when choosing the targets; from then
+    on a target is followed by its start time, so a command line that reads empty or changes
+    mid-exec cannot make us stop waiting (or skip the SIGKILL) while the process still runs.
     """
     check = alive or (lambda pid, argv0: is_alive(pid, argv0=argv0))
-    targets = [(pid, argv0) for pid, argv0 in processes if check(pid, argv0)]
+    targets: list[tuple[int, str]] = []
+    for pid, argv0 in processes:
+        started = _start_time(pid) if pid > 0 else None
+        if started is not None and check(pid, argv0):
+            targets.append((pid, started))
+
+    def running(pid: int, started: str) -> bool:
+        _reap(pid)
+        return _start_time(pid) == started
+
     for pid, _ in targets:
         signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline and any(check(pid, argv0) for pid, argv0 in targets):
+    while time.monotonic() < deadline and any(running(pid, started) for pid, started in targets):
         time.sleep(0.05)
-    for pid, argv0 in targets:
-        if check(pid, argv0):
+    for pid, started in targets:
+        if running(pid, started):
             signal_group(pid, signal.SIGKILL)
-    for pid, argv0 in targets:
+    for pid, started in targets:
         kill_deadline = time.monotonic() + 5
-        while check(pid, argv0) and time.monotonic() < kill_deadline:
+        while running(pid, started) and time.monotonic() < kill_deadline:
             time.sleep(0.02)
     return [pid for pid, _ in targets]
 
