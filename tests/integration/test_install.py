@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typer.testing import CliRunner
 
 from kokpit.api import ALL_RESOURCES, CLUSTER, PrinterColumn
 from kokpit.api.crd import crd_manifest
+from kokpit.binaries import find_binaries
 from kokpit.cli.install import install as install_command
 from kokpit.errors import KokpitError
 from kokpit.hub.install import FIELD_MANAGER, NAMESPACE, install
@@ -133,18 +133,18 @@ async def test_a_valid_cluster_is_stored_with_defaults(client: AsyncClient, hub_
             "name": "install-test-valid-kubeconfig",
         }
         assert stored["spec"]["taints"] == [{"key": "kokpit.io/maintenance", "effect": "NoSchedule"}]
-        kubectl = shutil.which("kubectl")
-        if kubectl is not None:
-            table = await run(kubectl, "--kubeconfig", str(hub_kubeconfig), "get", CLUSTER.crd_name, name)
-            header, row = table.splitlines()
-            assert header.split() == ["NAME", "MODE", "READY", "VERSION", "REGION", "ZONE", "NODES", "AGE"]
-            assert [cell for cell in row.split() if cell != "<none>"][:4] == [
-                name,
-                "Push",
-                "eu-west-1",
-                "eu-west-1a",
-            ]
-            assert name in await run(kubectl, "--kubeconfig", str(hub_kubeconfig), "get", "kokpit")
+        # The kubectl built with the sandbox binaries: the printer columns are checked on every run.
+        kubectl = str(find_binaries().kubectl)
+        table = await run(kubectl, "--kubeconfig", str(hub_kubeconfig), "get", CLUSTER.crd_name, name)
+        header, row = table.splitlines()
+        assert header.split() == ["NAME", "MODE", "READY", "VERSION", "REGION", "ZONE", "NODES", "AGE"]
+        assert [cell for cell in row.split() if cell != "<none>"][:4] == [
+            name,
+            "Push",
+            "eu-west-1",
+            "eu-west-1a",
+        ]
+        assert name in await run(kubectl, "--kubeconfig", str(hub_kubeconfig), "get", "kokpit")
     finally:
         await client.delete(ClusterResource, name)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -81,3 +82,17 @@ def test_real_version_readyz_and_rbac(sandbox: SandboxHandle, cluster: str, tmp_
     assert denied.returncode != 0
     assert "Forbidden" in denied.stderr or "forbidden" in denied.stderr
     assert 'User "nobody"' in denied.stderr
+
+
+def test_kubeconfigs_are_private_and_the_state_file_holds_no_key(sandbox: SandboxHandle) -> None:
+    """Kubeconfigs hold client keys: 0600 (written so from creation by write_private)."""
+    kubeconfigs = sorted(sandbox.dir.glob("*.kubeconfig")) + sorted(
+        sandbox.dir.glob("clusters/*/kubeconfigs/*.kubeconfig")
+    )
+    assert {path.stem for path in sandbox.dir.glob("*.kubeconfig")} == set(sandbox.state.clusters)
+    assert kubeconfigs
+    for path in kubeconfigs:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    state = (sandbox.dir / "sandbox.json").read_text()
+    assert "PRIVATE KEY" not in state
+    assert "client-key-data" not in state
