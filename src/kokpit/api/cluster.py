@@ -63,14 +63,39 @@ class TaintEffect(StrEnum):
 
 
 class SecretReference(KokpitModel):
-    """A Secret in the hub holding a kubeconfig for the member under the key `kubeconfig`."""
+    """A Secret in the hub holding a kubeconfig for the member under the key `kubeconfig`.
+
+    The hub watches Secrets in kokpit-system only, so `namespace` may name no other: anything else is
+    refused (here and by the API server) rather than silently never read.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                f"!has(self.namespace) || self.namespace == '{SECRET_NAMESPACE}'",
+                f"secretRef.namespace must be {SECRET_NAMESPACE}: the hub reads kubeconfig Secrets "
+                "from no other namespace",
+                field_path=".namespace",
+                reason="FieldValueInvalid",
+            ),
+        )
+    )
 
     namespace: Annotated[str, Field(min_length=1, max_length=63, pattern=DNS_LABEL_PATTERN)] = (
         SECRET_NAMESPACE
     )
-    """Namespace of the Secret; kokpit-system unless set."""
+    """Namespace of the Secret; only kokpit-system is supported (the one the hub watches)."""
     name: Annotated[str, Field(min_length=1, max_length=253, pattern=DNS_SUBDOMAIN_PATTERN)]
     """Name of the Secret."""
+
+    @model_validator(mode="after")
+    def _only_the_watched_namespace(self) -> Self:
+        if self.namespace != SECRET_NAMESPACE:
+            raise ValueError(
+                f"secretRef.namespace must be {SECRET_NAMESPACE}: the hub reads kubeconfig Secrets "
+                "from no other namespace"
+            )
+        return self
 
 
 class Taint(KokpitModel):
@@ -171,8 +196,6 @@ class ResourceSummary(KokpitModel):
 
     allocatable: dict[str, Quantity] | None = None
     """What the nodes can hold in total."""
-    allocating: dict[str, Quantity] | None = None
-    """Requested by pods not yet scheduled."""
     allocated: dict[str, Quantity] | None = None
     """Requested by pods already scheduled."""
 

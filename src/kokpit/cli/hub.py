@@ -46,6 +46,13 @@ def run(
         Path | None,
         typer.Option("--state-dir", help="Where locally run components keep data [default: ./.kokpit/hub]."),
     ] = None,
+    allow_exec_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--allow-exec-credentials",
+            help="Accept member kubeconfigs with exec/auth-provider plugins (they run programs here).",
+        ),
+    ] = False,
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
@@ -66,6 +73,7 @@ def run(
             failure_threshold=failure_threshold,
             success_threshold=success_threshold,
             no_execute_grace=no_execute_grace,
+            allow_exec_credentials=allow_exec_credentials,
         ),
     )
     asyncio.run(run_hub(options))

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from kokpit.fleet.cluster_controller import ClusterController, ClusterControllerOptions, setup_fleet
+from kokpit.fleet.cluster_controller import ClusterReconciler, ClusterReconcilerOptions, setup_fleet
 from kokpit.fleet.health import TAINT_NOT_READY, TAINT_UNREACHABLE, Thresholds
 from kokpit.fleet.members import MemberClients, MemberUnavailable, member_clients
 from kokpit.runtime import Manager
@@ -11,7 +11,7 @@ from kokpit.settings import HubSettings
 
 def setup(manager: Manager, settings: HubSettings) -> None:
     """`setup` adds the fleet's controllers (health, taints, summaries) to the hub's `manager`."""
-    options = ClusterControllerOptions(
+    options = ClusterReconcilerOptions(
         period=settings.probe_period,
         probe_timeout=settings.probe_timeout,
         summary_period=settings.summary_period,
@@ -21,14 +21,19 @@ def setup(manager: Manager, settings: HubSettings) -> None:
             no_execute_grace=timedelta(seconds=settings.no_execute_grace),
         ),
     )
-    setup_fleet(manager, hub=settings.hub, options=options)
+    setup_fleet(
+        manager,
+        hub=settings.hub,
+        options=options,
+        allow_exec_credentials=settings.allow_exec_credentials,
+    )
 
 
 __all__ = [
     "TAINT_NOT_READY",
     "TAINT_UNREACHABLE",
-    "ClusterController",
-    "ClusterControllerOptions",
+    "ClusterReconciler",
+    "ClusterReconcilerOptions",
     "MemberClients",
     "MemberUnavailable",
     "Thresholds",

@@ -1,4 +1,4 @@
-"""The cluster controller: probes every member on a period and keeps its Cluster honest.
+"""The cluster reconciler: probes every member on a period and keeps its Cluster honest.
 
 For each Cluster it probes the member (`probe.observe`), decides `Ready` and the health taints
 (`health.decide_health`), and writes status (conditions, version, API enablements, node and
@@ -24,7 +24,6 @@ from kokpit.fleet.health import (
     Probe,
     ProbeHistory,
     ProbeOutcome,
-    ReadyCondition,
     Thresholds,
     decide_health,
 )
@@ -32,25 +31,32 @@ from kokpit.fleet.members import ClusterResource, MemberClients, MemberUnavailab
 from kokpit.fleet.names import CLUSTER_FINALIZER, HEALTH_FIELD_MANAGER
 from kokpit.fleet.probe import Observation, observe
 from kokpit.runtime import (
+    Condition,
     EventRecorder,
     Key,
     Manager,
     Result,
     apply,
     ensure_finalizer,
+    format_time,
     get_condition,
-    patch_status,
+    parse_time,
     remove_finalizer,
-    set_condition,
+    status_writer,
 )
 
 log = logging.getLogger("kokpit.fleet.cluster_controller")
 
 CONTROLLER_NAME = "cluster"
 
+AGENT_NOT_AVAILABLE = "AgentNotAvailable"
+"""The `Ready` reason of a Pull-mode cluster: no kokpit agent exists yet to report on it."""
+
+_SUMMARY_FIELDS = ("kubernetesVersion", "apiEnablements", "nodeSummary", "resourceSummary")
+
 
 @dataclass(frozen=True)
-class ClusterControllerOptions:
+class ClusterReconcilerOptions:
     period: float = 10.0
     """Seconds between probes of one member."""
     thresholds: Thresholds = field(default_factory=Thresholds)
@@ -59,7 +65,7 @@ class ClusterControllerOptions:
     """Seconds between refreshes of version, APIs, nodes and capacity (readiness is every probe)."""
 
 
-class ClusterController:
+class ClusterReconciler:
     """Reconciles `Cluster` objects of the hub; see the module docstring."""
 
     def __init__(
@@ -68,12 +74,12 @@ class ClusterController:
         members: MemberClients,
         *,
         hub: str = "hub",
-        options: ClusterControllerOptions | None = None,
+        options: ClusterReconcilerOptions | None = None,
     ) -> None:
         self.manager = manager
         self.members = members
         self.hub = hub
-        self.options = options or ClusterControllerOptions()
+        self.options = options or ClusterReconcilerOptions()
         self.history: dict[str, ProbeHistory] = {}
         self._summarised_at: dict[str, float] = {}
         self._recorder: EventRecorder | None = None
@@ -119,10 +125,8 @@ class ClusterController:
         status = cluster.get("status") or {}
         current = get_condition(status.get("conditions") or [], "Ready")
         decision = decide_health(
-            current=ReadyCondition(current["status"], current.get("reason", ""), current.get("message", ""))
-            if current
-            else None,
-            current_since=_parse_time(current.get("lastTransitionTime")) if current else None,
+            current=Condition.of(current) if current else None,
+            current_since=parse_time(current.get("lastTransitionTime")) if current else None,
             history=history,
             probe=observation.probe,
             now=now,
@@ -139,7 +143,11 @@ class ClusterController:
     async def _observe(self, name: str, cluster: Any) -> Observation:
         if (cluster.get("spec") or {}).get("syncMode") == "Pull":
             return Observation(
-                Probe(ProbeOutcome.UNREACHABLE, "Pull mode needs the kokpit agent, which does not run yet")
+                Probe(
+                    ProbeOutcome.UNREACHABLE,
+                    "syncMode Pull needs the kokpit agent in the member, which kokpit does not provide yet",
+                    reason=AGENT_NOT_AVAILABLE,
+                )
             )
         try:
             client = await self.members.client(name)
@@ -160,30 +168,21 @@ class ClusterController:
         decision: HealthDecision,
         now: datetime,
     ) -> None:
+        """Writes the observed status and the taints; the status is written even when the taint
+        step raises, so `Ready` and `lastProbeTime` never lag behind a failed reconcile."""
         hub = self.manager.clients.get(self.hub)
-        name = cluster["metadata"]["name"]
-        conditions = set_condition(
-            list(status.get("conditions") or []),
-            "Ready",
-            decision.ready.status,
-            decision.ready.reason,
-            decision.ready.message,
-            observed_generation=cluster["metadata"].get("generation"),
-            now=now,
-        )
-        new_status: dict[str, Any] = {"conditions": conditions, "lastProbeTime": _format_time(now)}
-        fresh = {
-            "kubernetesVersion": observation.kubernetes_version,
-            "apiEnablements": observation.api_enablements,
-            "nodeSummary": observation.node_summary,
-            "resourceSummary": observation.resource_summary,
-        }
-        for field_name, value in fresh.items():
-            kept = value if value is not None else status.get(field_name)
-            if kept is not None:
-                new_status[field_name] = kept
-        await patch_status(hub, ClusterResource, name, new_status)
-        await self._write_taints(cluster, decision)
+        async with status_writer(hub, ClusterResource, cluster, owned=("Ready",), now=now) as patch:
+            patch.fields.update(patch.current_fields(*_SUMMARY_FIELDS))
+            fresh = {
+                "kubernetesVersion": observation.kubernetes_version,
+                "apiEnablements": observation.api_enablements,
+                "nodeSummary": observation.node_summary,
+                "resourceSummary": observation.resource_summary,
+            }
+            patch.fields.update({name: value for name, value in fresh.items() if value is not None})
+            patch.fields["lastProbeTime"] = format_time(now)
+            patch.set(decision.ready)
+            await self._write_taints(cluster, decision)
 
     async def _write_taints(self, cluster: Any, decision: HealthDecision) -> None:
         """Applies kokpit's health taints as their own field manager: others' taints stay."""
@@ -229,20 +228,18 @@ def _is_health_taint(taint: dict[str, Any]) -> bool:
     return taint.get("key") in HEALTH_TAINT_KEYS
 
 
-def _parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-
-
-def _format_time(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def setup_fleet(
-    manager: Manager, *, hub: str = "hub", options: ClusterControllerOptions | None = None
+    manager: Manager,
+    *,
+    hub: str = "hub",
+    options: ClusterReconcilerOptions | None = None,
+    allow_exec_credentials: bool = False,
 ) -> MemberClients:
-    """Adds the fleet's controllers to `manager`; returns the member clients other domains share."""
+    """Adds the fleet's controllers to `manager`; returns the member clients other domains share.
+
+    Whether member kubeconfigs may run credential plugins is a property of the shared
+    `MemberClients`, set here once, so every domain that reaches members obeys the hub's flag."""
     members = member_clients(manager, hub=hub)
-    ClusterController(manager, members, hub=hub, options=options).setup()
+    members.allow_exec_credentials = allow_exec_credentials
+    ClusterReconciler(manager, members, hub=hub, options=options).setup()
     return members

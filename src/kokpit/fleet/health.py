@@ -16,6 +16,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from kokpit.runtime import Condition, format_time
+
+READY = "Ready"
+
 TAINT_NOT_READY = "cluster.kokpit.io/not-ready"
 TAINT_UNREACHABLE = "cluster.kokpit.io/unreachable"
 HEALTH_TAINT_KEYS = (TAINT_NOT_READY, TAINT_UNREACHABLE)
@@ -33,6 +37,8 @@ class Probe:
 
     outcome: ProbeOutcome
     message: str
+    reason: str = ""
+    """The condition's reason when it is more precise than the outcome's (e.g. `AgentNotAvailable`)."""
 
 
 @dataclass(frozen=True)
@@ -61,15 +67,8 @@ class ProbeHistory:
 
 
 @dataclass(frozen=True)
-class ReadyCondition:
-    status: str  # "True" | "False" | "Unknown"
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
 class HealthDecision:
-    ready: ReadyCondition
+    ready: Condition
     taints: list[dict[str, Any]] = field(default_factory=list)
     """The health taints the member should carry (only kokpit's own keys)."""
     recheck_after: timedelta | None = None
@@ -77,15 +76,15 @@ class HealthDecision:
 
 
 _CONDITION_OF = {
-    ProbeOutcome.READY: ReadyCondition("True", "ClusterReady", "the member's API server is ready"),
-    ProbeOutcome.NOT_READY: ReadyCondition("False", "ClusterNotReady", ""),
-    ProbeOutcome.UNREACHABLE: ReadyCondition("Unknown", "ClusterUnreachable", ""),
+    ProbeOutcome.READY: Condition.true(READY, "ClusterReady", "the member's API server is ready"),
+    ProbeOutcome.NOT_READY: Condition.false(READY, "ClusterNotReady"),
+    ProbeOutcome.UNREACHABLE: Condition.unknown(READY, "ClusterUnreachable"),
 }
 
 
 def decide_health(
     *,
-    current: ReadyCondition | None,
+    current: Condition | None,
     current_since: datetime | None,
     history: ProbeHistory,
     probe: Probe,
@@ -101,12 +100,11 @@ def decide_health(
     needed = (
         thresholds.success_threshold if probe.outcome == ProbeOutcome.READY else thresholds.failure_threshold
     )
+    observed = Condition(READY, wanted.status, probe.reason or wanted.reason, probe.message or wanted.message)
     if current is None or (current.status != wanted.status and history.count >= needed):
-        ready = ReadyCondition(wanted.status, wanted.reason, probe.message or wanted.message)
-        since = now
+        ready, since = observed, now
     elif current.status == wanted.status:
-        ready = ReadyCondition(wanted.status, wanted.reason, probe.message or wanted.message)
-        since = current_since or now
+        ready, since = observed, current_since or now
     else:
         ready = current
         since = current_since or now
@@ -114,15 +112,11 @@ def decide_health(
     if ready.status == "True":
         return HealthDecision(ready=ready)
     key = TAINT_NOT_READY if ready.status == "False" else TAINT_UNREACHABLE
-    taints = [{"key": key, "effect": "NoSchedule", "timeAdded": _timestamp(since)}]
+    taints = [{"key": key, "effect": "NoSchedule", "timeAdded": format_time(since)}]
     bad_for = now - since
     if bad_for >= thresholds.no_execute_grace:
         taints.append(
-            {"key": key, "effect": "NoExecute", "timeAdded": _timestamp(since + thresholds.no_execute_grace)}
+            {"key": key, "effect": "NoExecute", "timeAdded": format_time(since + thresholds.no_execute_grace)}
         )
         return HealthDecision(ready=ready, taints=taints)
     return HealthDecision(ready=ready, taints=taints, recheck_after=thresholds.no_execute_grace - bad_for)
-
-
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

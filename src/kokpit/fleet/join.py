@@ -22,7 +22,13 @@ from lightkube.resources.core_v1 import Secret
 
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
-from kokpit.fleet.kubeconfigs import flatten, read_kubeconfig, server_of, user_of
+from kokpit.fleet.kubeconfigs import (
+    flatten,
+    read_kubeconfig,
+    refuse_credential_plugins,
+    server_of,
+    user_of,
+)
 from kokpit.fleet.members import ClusterResource
 from kokpit.fleet.names import KUBECONFIG_KEY, RESERVED_NAMES, kubeconfig_secret_name, kubeconfig_secret_ref
 from kokpit.runtime.clients import make_client
@@ -49,6 +55,8 @@ class JoinRequest:
     provider: str | None = None
     region: str | None = None
     zone: str | None = None
+    allow_exec_credentials: bool = False
+    """Accept a kubeconfig with an exec/auth-provider plugin (only useful with a hub that allows them)."""
 
 
 async def check_member(client: AsyncClient, *, server: str, user: str, timeout: float = 10.0) -> str:
@@ -108,6 +116,8 @@ async def join(hub: AsyncClient, request: JoinRequest) -> str:
     if request.name in RESERVED_NAMES:
         raise JoinError(f"{request.name!r} is reserved; choose another cluster name")
     flat = flatten(read_kubeconfig(request.kubeconfig), path=request.kubeconfig, context=request.context)
+    if not request.allow_exec_credentials:
+        refuse_credential_plugins(flat, source=f"kubeconfig {request.kubeconfig}")
     server = server_of(flat)
     try:
         member = make_client(request.name, flat, qps=None)

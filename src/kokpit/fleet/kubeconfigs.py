@@ -25,6 +25,29 @@ class KubeconfigError(KokpitError):
     """A kubeconfig that cannot be used, with the reason in one line."""
 
 
+CREDENTIAL_PLUGINS = ("exec", "auth-provider")
+"""User fields that make the client run a program (or a provider's plugin) to get credentials."""
+
+
+def refuse_credential_plugins(config: dict[str, Any], *, source: str) -> None:
+    """Refuses a kubeconfig whose users run credential plugins: the hub would run them.
+
+    Pure. `exec` (and the older `auth-provider`) make whoever uses the kubeconfig execute a program
+    named in it; a kubeconfig stored for the hub would so run arbitrary programs on the hub. Only a
+    hub started with `--allow-exec-credentials` accepts them (the caller then skips this check).
+    """
+    for entry in config.get("users") or []:
+        if not isinstance(entry, dict) or not isinstance(entry.get("user"), dict):
+            continue
+        for plugin in CREDENTIAL_PLUGINS:
+            if entry["user"].get(plugin):
+                raise KubeconfigError(
+                    f"user {entry.get('name')!r} of {source} uses an {plugin} credential plugin, which "
+                    "would run a program on the hub; use a token or client certificate, or start the hub "
+                    "with --allow-exec-credentials to allow it"
+                )
+
+
 def read_kubeconfig(path: Path) -> dict[str, Any]:
     """Parses the kubeconfig at `path`; a missing or malformed file is a KubeconfigError."""
     try:

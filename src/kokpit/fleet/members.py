@@ -16,6 +16,7 @@ from lightkube.resources.core_v1 import Secret
 
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
+from kokpit.fleet.kubeconfigs import refuse_credential_plugins
 from kokpit.fleet.names import KUBECONFIG_KEY, member_client_name
 from kokpit.runtime import Informer, Manager
 from kokpit.runtime.resources import resource_class
@@ -36,6 +37,9 @@ class MemberClients:
         self.clusters: Informer = manager.informer(hub, ClusterResource)
         self.secrets: Informer = manager.informer(hub, Secret, namespace=SECRET_NAMESPACE)
         self._versions: dict[str, str] = {}
+        self.allow_exec_credentials = False
+        """Whether member kubeconfigs may run credential plugins on the hub; set by `fleet.setup`
+        from the hub's `--allow-exec-credentials` (one shared object, so every domain obeys it)."""
 
     def secret_of(self, cluster: Any) -> tuple[str, str]:
         ref = (cluster.get("spec") or {}).get("secretRef") or {}
@@ -61,6 +65,16 @@ class MemberClients:
             raise MemberUnavailable(f"secret {namespace}/{secret_name} has no {KUBECONFIG_KEY!r} key")
         try:
             kubeconfig = yaml.safe_load(base64.b64decode(data))
+        except Exception as error:
+            raise MemberUnavailable(
+                f"the kubeconfig in secret {namespace}/{secret_name} is unusable: {error}"
+            ) from error
+        if not self.allow_exec_credentials and isinstance(kubeconfig, dict):
+            try:
+                refuse_credential_plugins(kubeconfig, source=f"secret {namespace}/{secret_name}")
+            except KokpitError as error:
+                raise MemberUnavailable(str(error)) from None
+        try:
             if client_name in self.manager.clients:
                 await self.manager.remove_cluster(client_name)
             self.manager.add_cluster(client_name, kubeconfig)

@@ -132,6 +132,16 @@ def test_status_fields() -> None:
         "additionalProperties": {"type": "string"},
     }
     assert STATUS["properties"]["nodeSummary"]["properties"]["readyNum"]["format"] == "int32"
+    # Nothing fills "allocating" (pods not yet scheduled), so the status does not declare it.
+    assert list(STATUS["properties"]["resourceSummary"]["properties"]) == ["allocatable", "allocated"]
+
+
+def test_secret_namespace_other_than_the_watched_one_is_refused_through_cel() -> None:
+    secret_ref = SPEC["properties"]["secretRef"]
+    [rule] = secret_ref["x-kubernetes-validations"]
+    assert rule["rule"] == "!has(self.namespace) || self.namespace == 'kokpit-system'"
+    assert rule["fieldPath"] == ".namespace"
+    assert rule["message"].startswith("secretRef.namespace must be kokpit-system")
 
 
 def test_push_requires_endpoint_and_secret_through_cel() -> None:
@@ -165,3 +175,14 @@ def test_printer_columns() -> None:
 
 def test_manifest_is_plain_yaml() -> None:
     assert yaml.safe_load(yaml.safe_dump(CRD)) == CRD
+
+
+def test_the_model_refuses_another_secret_namespace_with_the_same_message() -> None:
+    from pydantic import ValidationError
+
+    from kokpit.api.cluster import ClusterSpec
+
+    spec = {"syncMode": "Push", "apiEndpoint": "https://a.example", "secretRef": {"name": "a"}}
+    with pytest.raises(ValidationError, match=r"secretRef\.namespace must be kokpit-system"):
+        ClusterSpec.model_validate({**spec, "secretRef": {"name": "a", "namespace": "default"}})
+    assert ClusterSpec.model_validate(spec).secret_ref is not None
