@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import socket
 
 import pytest
 
-from kokpit.sandbox.ports import PortAllocator, PortInUseError
+from kokpit.errors import KokpitError
+from kokpit.sandbox.ports import (
+    PortAllocator,
+    PortInUseError,
+    allocatable_ports,
+    local_port_range,
+    parse_local_port_range,
+    pick_port,
+)
 from kokpit.sandbox.state import ClusterState, ComponentState, SandboxState
 from kokpit.sandbox.topology import REGIONS, plan_members
 
@@ -69,3 +78,57 @@ def test_a_base_port_that_is_taken_is_an_error() -> None:
         allocator = PortAllocator(base=port)
         with pytest.raises(PortInUseError, match=f"port 127.0.0.1:{port} is already in use"):
             allocator.take()
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("32768\t60999\n", (32768, 60999)),
+        ("1024 65000", (1024, 65000)),
+        ("", (32768, 60999)),
+        ("9 x", (32768, 60999)),
+    ],
+)
+def test_the_local_port_range_is_parsed(text: str, parsed: tuple[int, int]) -> None:
+    assert parse_local_port_range(text) == parsed
+
+
+def test_allocatable_ports_stay_out_of_the_ephemeral_range() -> None:
+    assert allocatable_ports((32768, 60999)) == range(10000, 32768)
+    assert allocatable_ports((10500, 60000)) == range(60001, 65536)
+    with pytest.raises(KokpitError, match="leaves no ports outside it"):
+        allocatable_ports((10500, 65000))
+
+
+def test_kernel_chosen_ports_are_never_allocated() -> None:
+    allocator = PortAllocator(local_range=(20000, 60999), rng=random.Random(7))
+    ports = [allocator.take() for _ in range(200)]
+    assert len(set(ports)) == 200
+    assert all(10000 <= port < 20000 for port in ports)
+
+
+def test_the_system_range_is_respected() -> None:
+    low, _ = local_port_range()
+    allocator = PortAllocator()
+    assert all(port < low for port in (allocator.take() for _ in range(20)))
+
+
+def test_pick_port_never_repeats_and_knows_when_it_is_out() -> None:
+    candidates = range(10000, 10003)
+    taken: set[int] = set()
+    rng = random.Random(1)
+    for _ in range(3):
+        taken.add(pick_port(candidates, taken, rng))
+    assert taken == {10000, 10001, 10002}
+    with pytest.raises(KokpitError, match="no ports left"):
+        pick_port(candidates, taken, rng)
+
+
+def test_a_port_bound_by_someone_else_is_skipped() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        busy.listen()
+        allocator = PortAllocator(local_range=(port + 1, 65535), rng=random.Random(3))
+        allocator._candidates = range(port, port + 2)
+        assert allocator.take() == port + 1
