@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,3 +156,25 @@ def ensure_joined(sandbox: SandboxHandle, hub: Path) -> None:
             hub=hub,
         )
         assert result.returncode == 0, result.stderr
+
+
+def run_kokpit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Runs the kokpit CLI as a user would (a separate process), capturing its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "kokpit.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@contextlib.contextmanager
+def small_cli_sandbox(directory: Path) -> Iterator[Path]:
+    """A sandbox of its own (hub + one member with one node) started and stopped through the CLI."""
+    result = run_kokpit("sandbox", "up", "--members", "1", "--nodes", "1", "--dir", str(directory))
+    assert result.returncode == 0, result.stderr
+    try:
+        yield directory
+    finally:
+        run_kokpit("sandbox", "down", "--dir", str(directory))

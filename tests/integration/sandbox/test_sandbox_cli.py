@@ -6,11 +6,9 @@ stopping and failing never disturbs the session sandbox other tests share.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,19 +17,10 @@ import pytest
 from kokpit.controlplane import processes
 from kokpit.sandbox.ports import port_is_free
 from kokpit.sandbox.state import read_state
-from tests.support import kubectl
+from tests.support import kubectl, small_cli_sandbox
+from tests.support import run_kokpit as kokpit
 
 pytestmark = pytest.mark.integration
-
-
-def kokpit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kokpit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def processes_mentioning(directory: Path) -> list[int]:
@@ -70,13 +59,8 @@ def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: 
 
 @pytest.fixture
 def small_sandbox(tmp_path: Path) -> Iterator[Path]:
-    directory = tmp_path / "sb"
-    result = kokpit("sandbox", "up", "--members", "1", "--nodes", "1", "--dir", str(directory))
-    assert result.returncode == 0, result.stderr
-    try:
+    with small_cli_sandbox(tmp_path / "sb") as directory:
         yield directory
-    finally:
-        kokpit("sandbox", "down", "--dir", str(directory))
 
 
 def test_down_stops_every_process_and_is_idempotent(small_sandbox: Path) -> None:
@@ -102,26 +86,6 @@ def test_a_second_up_in_a_running_dir_is_refused_and_harms_nothing(small_sandbox
     assert_one_line_error(result, "already holds a running sandbox", "sandbox down")
     assert sorted(processes_mentioning(small_sandbox)) == before
     assert kubectl(small_sandbox / "member1.kubeconfig", "get", "--raw", "/readyz").stdout.strip() == "ok"
-
-
-def test_status_names_the_dead_component_and_its_log(small_sandbox: Path) -> None:
-    healthy = kokpit("sandbox", "status", "--dir", str(small_sandbox), "-o", "json")
-    assert healthy.returncode == 0, healthy.stdout
-    assert {row["state"] for row in json.loads(healthy.stdout)} == {"running"}
-
-    killed = kokpit("sandbox", "kill", "member1", "kube-scheduler", "--dir", str(small_sandbox))
-    assert killed.returncode == 0, killed.stderr
-    status = kokpit("sandbox", "status", "--dir", str(small_sandbox), "-o", "json")
-    assert status.returncode == 1
-    dead = [row for row in json.loads(status.stdout) if row["state"] != "running"]
-    assert [(row["cluster"], row["component"], row["state"]) for row in dead] == [
-        ("member1", "kube-scheduler", "dead")
-    ]
-    assert dead[0]["log"] == str(small_sandbox / "logs" / "member1-kube-scheduler.log")
-
-    restarted = kokpit("sandbox", "restart", "member1", "kube-scheduler", "--dir", str(small_sandbox))
-    assert restarted.returncode == 0, restarted.stderr
-    assert kokpit("sandbox", "status", "--dir", str(small_sandbox)).returncode == 0
 
 
 @pytest.mark.parametrize(
