@@ -32,6 +32,27 @@ async def test_the_api_refuses_bad_networks(
     assert message in str(refused.value.status.message)
 
 
+KUBE = {"runtime": "kubernetes", "metaCluster": "member1", "join": False}
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({**KUBE, "nodes": 2}, "cannot run kwok nodes yet"),
+        ({**KUBE, "addons": [{"name": "coredns"}]}, "cannot install addons yet"),
+        ({"runtime": "kubernetes", "metaCluster": "member1"}, "set join: false"),
+        ({"controlPlane": {"replicas": 2}}, "controlPlane.replicas must be 1"),
+    ],
+    ids=["kubernetes with nodes", "kubernetes with addons", "kubernetes joining", "process with 2 replicas"],
+)
+async def test_the_api_refuses_what_the_runtime_cannot_honour(
+    hosted_env: HostedEnv, spec: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ApiError) as refused:
+        await hosted_env.create("unhonoured", {"kubernetesVersion": CURRENT, **spec})
+    assert message in str(refused.value.status.message)
+
+
 async def test_the_cli_refuses_bad_input(hosted_env: HostedEnv) -> None:
     env = hosted_env
     result = await env.acli("create", "cluster", "x1", "--version", "v1.20.0", "--namespace", env.namespace)
