@@ -84,6 +84,30 @@ class Backoff:
         self._next = 0.0
 
 
+@dataclass(frozen=True)
+class Recovery:
+    """What the reflector does after a list or watch ended with an exception."""
+
+    relist: bool  # list again before watching (our resourceVersion is no longer usable)
+    restart_reason: str | None  # counted in kokpit_watch_restarts_total when a watch restarts
+    back_off: bool  # wait `Backoff.next()` before trying again
+
+
+def recovery_for(exc: BaseException, *, listing: bool) -> Recovery:
+    """`recovery_for` decides how to go on after `exc` ended a list (`listing`) or a watch.
+
+    An idle watch (TimeoutError) resumes at once from the last resourceVersion; 410 Gone means
+    that resourceVersion expired, so list again at once; anything else (API server unreachable,
+    5xx) backs off and retries what failed. Only watches count as restarts, except that an idle
+    timeout and 410 are counted wherever they happen.
+    """
+    if isinstance(exc, TimeoutError):
+        return Recovery(relist=listing, restart_reason=RESTART_IDLE, back_off=False)
+    if _status_code(exc) == 410:
+        return Recovery(relist=True, restart_reason=RESTART_GONE, back_off=False)
+    return Recovery(relist=listing, restart_reason=None if listing else RESTART_ERROR, back_off=True)
+
+
 class Reflector:
     """`Reflector` runs list-then-watch for `resource` in `cluster` until cancelled.
 
@@ -145,14 +169,16 @@ class Reflector:
                 await self._watch()
             except asyncio.CancelledError:
                 raise
-            except TimeoutError:
-                self._log.info("no event for %.0fs; restarting the watch", self.idle_timeout)
-                self._restart(RESTART_IDLE)
             except Exception as exc:
-                if _status_code(exc) == 410:
+                recovery = recovery_for(exc, listing=need_list)
+                if recovery.restart_reason is not None:
+                    self._restart(recovery.restart_reason)
+                if recovery.restart_reason == RESTART_IDLE:
+                    self._log.info("no event for %.0fs; restarting the watch", self.idle_timeout)
+                elif recovery.restart_reason == RESTART_GONE:
                     self._log.info("resourceVersion %s expired; listing again", self.last_resource_version)
-                    self._restart(RESTART_GONE)
-                    need_list = True
+                need_list = need_list or recovery.relist
+                if not recovery.back_off:
                     continue
                 delay = self.backoff.next()
                 self._log.warning(
@@ -162,8 +188,6 @@ class Reflector:
                     exc,
                     delay,
                 )
-                if not need_list:
-                    self._restart(RESTART_ERROR)
                 await asyncio.sleep(delay)
 
     async def _list(self) -> None:
