@@ -159,7 +159,9 @@ class BindingStatusReconciler:
             return
         # The built-in condition types of these kinds have no observedGeneration: the writer is handed
         # the template without its generation, so its conditions carry none.
-        view = {"metadata": {"name": name, "namespace": namespace}, "status": template.get("status")}
+        view = resource(
+            {"metadata": {"name": name, "namespace": namespace}, "status": template.get("status")}
+        )
         async with status_writer(hub, resource, view, owned=(APPLIED, AVAILABLE)) as status:
             status.fields.update(new.fields)
             status.set(new.applied)
