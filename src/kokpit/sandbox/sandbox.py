@@ -52,6 +52,30 @@ FIELD_MANAGER = "kokpit"
 
 Report = Callable[[str], None]
 
+# Components whose port appears only in their own command line: one that lost its port to another
+# process between allocation and bind is started again on a new port. etcd's and the API server's
+# ports are written into other components' flags and the kubeconfigs, so they are not moved.
+RELAUNCHABLE = (CONTROLLER_MANAGER, SCHEDULER, KWOK)
+MAX_PORT_RETRIES = 3
+_PORT_CONFLICT = "address already in use"
+
+
+def lost_its_port(log_lines: list[str]) -> bool:
+    """Whether the log of the latest start (after the last `starting:` line) says the bind failed."""
+    latest: list[str] = []
+    for line in log_lines:
+        if line.startswith("--- ") and " starting: " in line:
+            latest = []
+        else:
+            latest.append(line)
+    return any(_PORT_CONFLICT in line.lower() for line in latest)
+
+
+def should_relaunch(component: str, log_lines: list[str], *, retries: int) -> bool:
+    """A component that died during start-up is started again on a new port when it only lost
+    its port, is one whose port nobody else knows, and has not used up its retries."""
+    return component in RELAUNCHABLE and retries < MAX_PORT_RETRIES and lost_its_port(log_lines)
+
 
 class SandboxError(KokpitError):
     """The sandbox could not be started, found or changed."""
@@ -182,6 +206,27 @@ def _start(
             _create_nodes(cluster)
     write_state(directory, state)
 
+    by_name = {cluster.state.name: cluster for cluster in clusters}
+    retries: dict[tuple[str, str], int] = {}
+
+    def relaunch(cluster_state: ClusterState, component: ComponentState) -> bool:
+        key = (cluster_state.name, component.name)
+        tail = processes.log_tail(Path(component.log), lines=40)
+        if not should_relaunch(component.name, tail, retries=retries.get(key, 0)):
+            return False
+        retries[key] = retries.get(key, 0) + 1
+        cluster = by_name[cluster_state.name]
+        if component.name == CONTROLLER_MANAGER:
+            hub = cluster.state.role == "hub"
+            _launch_controller_manager(directory, cluster, binaries, ports, options, hub=hub)
+        elif component.name == SCHEDULER:
+            _launch_scheduler(directory, cluster, binaries, ports, options)
+        else:
+            _launch_kwok(directory, cluster, binaries, ports, options)
+        write_state(directory, state)
+        report(f"{key[0]} {key[1]} lost its port; started again on a new one")
+        return True
+
     checks: dict[str, Callable[[], ProbeResult]] = {}
     for cluster in clusters:
         for component in cluster.state.components:
@@ -189,7 +234,7 @@ def _start(
         checks[f"{cluster.state.name} default service account"] = _service_account_check(cluster)
         if cluster.state.nodes:
             checks[f"{cluster.state.name} nodes"] = _nodes_check(cluster)
-    _wait(state, checks, deadline=started + options.timeout_seconds)
+    _wait(state, checks, deadline=started + options.timeout_seconds, relaunch=relaunch)
     report(f"sandbox ready ({time.monotonic() - started:.1f}s)")
 
 
@@ -467,12 +512,22 @@ def _nodes_check(cluster: _Cluster) -> Callable[[], ProbeResult]:
     return check
 
 
-def _wait(state: SandboxState, checks: dict[str, Callable[[], ProbeResult]], *, deadline: float) -> None:
-    """Polls `checks` until all pass; fails fast, with the log to read, when a process dies."""
+Relaunch = Callable[[ClusterState, ComponentState], bool]
+
+
+def _wait(
+    state: SandboxState,
+    checks: dict[str, Callable[[], ProbeResult]],
+    *,
+    deadline: float,
+    relaunch: Relaunch | None = None,
+) -> None:
+    """Polls `checks` until all pass; fails fast, with the log to read, when a process dies
+    (unless `relaunch` started it again)."""
     pending = dict(checks)
     last: dict[str, str] = {}
     while pending:
-        _fail_if_dead(state)
+        _fail_if_dead(state, relaunch)
         for name, check in list(pending.items()):
             try:
                 result = check()
@@ -490,9 +545,11 @@ def _wait(state: SandboxState, checks: dict[str, Callable[[], ProbeResult]], *, 
         time.sleep(0.25)
 
 
-def _fail_if_dead(state: SandboxState) -> None:
+def _fail_if_dead(state: SandboxState, relaunch: Relaunch | None = None) -> None:
     for cluster, component in state.all_components():
         if component.pid and not _alive(component):
+            if relaunch is not None and relaunch(cluster, component):
+                continue
             code = processes.exit_code(component.pid)
             tail = processes.log_tail(Path(component.log), lines=1)
             why = f": {tail[-1][:300]}" if tail else ""
