@@ -70,13 +70,23 @@ def test_joined_members_become_ready_with_summaries(
             unjoined = kokpit("unjoin", member, hub=installed_hub)
             assert unjoined.returncode == 0, unjoined.stderr
         join(sandbox, installed_hub, member)
-    wait_until(
-        "every member Ready",
-        lambda: (
-            all(ready_status(c) == "True" for c in clusters(installed_hub).values())
-            and len(clusters(installed_hub)) == len(sandbox.members)
-        ),
+    summary_fields = (
+        "kubernetesVersion",
+        "apiEnablements",
+        "nodeSummary",
+        "resourceSummary",
+        "lastProbeTime",
     )
+
+    def ready_with_summaries() -> bool:
+        found = clusters(installed_hub)
+        return len(found) == len(sandbox.members) and all(
+            ready_status(c) == "True" and all(f in (c.get("status") or {}) for f in summary_fields)
+            for c in found.values()
+        )
+
+    # Ready comes with the first probe, the summaries with the first detailed one: wait for both.
+    wait_until("every member Ready with its summaries", ready_with_summaries)
     found = clusters(installed_hub)
     for member in sandbox.members:
         cluster = found[member]
@@ -202,6 +212,10 @@ def test_bad_joins_are_refused_with_one_line_and_leave_nothing(
     config["clusters"][0]["cluster"]["server"] = "https://127.0.0.1:1"
     unreachable.write_text(yaml.safe_dump(config))
     nobody = nobody_kubeconfig(sandbox, "member2", tmp_path / "nobody.kubeconfig")
+    with_exec = tmp_path / "exec.kubeconfig"
+    config = yaml.safe_load(Path(member).read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "id"}}
+    with_exec.write_text(yaml.safe_dump(config))
 
     cases = [
         (["new1", "--kubeconfig", str(tmp_path / "missing")], ["cannot read kubeconfig"]),
@@ -209,9 +223,100 @@ def test_bad_joins_are_refused_with_one_line_and_leave_nothing(
         (["new3", "--kubeconfig", member, "--context", "nope"], ["context 'nope' not found", "member2"]),
         (["new4", "--kubeconfig", str(unreachable)], ["unreachable", "127.0.0.1:1"]),
         (["new5", "--kubeconfig", str(nobody)], ["'nobody' may not do what kokpit needs", "denied"]),
+        (
+            ["new6", "--kubeconfig", str(with_exec)],
+            ["uses an exec credential plugin", "--allow-exec-credentials"],
+        ),
         (["member2", "--kubeconfig", member], ["already joined"]),
         (["hub", "--kubeconfig", member], ["reserved"]),
     ]
     for args, fragments in cases:
         assert_one_line_error(kokpit("join", *args, hub=installed_hub), *fragments)
     assert set(clusters(installed_hub)) == set(sandbox.members)
+
+
+def exec_kubeconfig_secret(sandbox: SandboxHandle, member: str, name: str) -> dict[str, Any]:
+    config = yaml.safe_load(sandbox.kubeconfig(member).read_text())
+    config["users"][0]["user"] = {"exec": {"apiVersion": "client.authentication.k8s.io/v1", "command": "id"}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": "kokpit-system"},
+        "stringData": {"kubeconfig": yaml.safe_dump(config)},
+    }
+
+
+def push_cluster(name: str, secret: str, *, namespace: str = "kokpit-system") -> dict[str, Any]:
+    return {
+        "apiVersion": "cluster.kokpit.io/v1alpha1",
+        "kind": "Cluster",
+        "metadata": {"name": name},
+        "spec": {
+            "syncMode": "Push",
+            "apiEndpoint": "https://127.0.0.1:1",
+            "secretRef": {"namespace": namespace, "name": secret},
+        },
+    }
+
+
+def apply(hub: Path, path: Path, *objects: dict[str, Any]) -> Any:
+    path.write_text(yaml.safe_dump_all(objects))
+    return kubectl(hub, "apply", "-f", str(path), check=False)
+
+
+def ready_condition(hub: Path, name: str) -> dict[str, Any]:
+    for condition in (clusters(hub).get(name, {}).get("status") or {}).get("conditions") or []:
+        if condition["type"] == "Ready":
+            return dict(condition)
+    return {}
+
+
+def test_the_hub_refuses_exec_kubeconfigs_pull_waits_for_an_agent_and_other_secret_namespaces_are_refused(
+    sandbox: SandboxHandle, installed_hub: Path, hub_replicas: list[HubReplica], tmp_path: Path
+) -> None:
+    try:
+        applied = apply(
+            installed_hub,
+            tmp_path / "exec.yaml",
+            exec_kubeconfig_secret(sandbox, "member1", "sneaky-kubeconfig"),
+            push_cluster("sneaky", "sneaky-kubeconfig"),
+            {
+                "apiVersion": "cluster.kokpit.io/v1alpha1",
+                "kind": "Cluster",
+                "metadata": {"name": "pulled"},
+                "spec": {"syncMode": "Pull"},
+            },
+        )
+        assert applied.returncode == 0, applied.stderr
+        wait_until(
+            "sneaky refused", lambda: ready_condition(installed_hub, "sneaky").get("status") == "Unknown"
+        )
+        sneaky = ready_condition(installed_hub, "sneaky")
+        assert sneaky["message"].startswith("user '"), sneaky
+        assert "of secret kokpit-system/sneaky-kubeconfig uses an exec credential plugin" in sneaky["message"]
+        assert "--allow-exec-credentials" in sneaky["message"]
+        wait_until("pulled observed", lambda: bool(ready_condition(installed_hub, "pulled")))
+        pulled = ready_condition(installed_hub, "pulled")
+        assert (pulled["status"], pulled["reason"]) == ("Unknown", "AgentNotAvailable")
+        assert "agent" in pulled["message"]
+
+        elsewhere = apply(
+            installed_hub, tmp_path / "elsewhere.yaml", push_cluster("elsewhere", "x", namespace="default")
+        )
+        assert elsewhere.returncode != 0
+        assert "secretRef.namespace must be kokpit-system" in elsewhere.stderr
+        assert "elsewhere" not in clusters(installed_hub)
+    finally:
+        for name in ("sneaky", "pulled"):
+            if name in clusters(installed_hub):
+                unjoined = kokpit("unjoin", name, hub=installed_hub)
+                assert unjoined.returncode == 0, unjoined.stderr
+        kubectl(
+            installed_hub,
+            "delete",
+            "secret",
+            "-n",
+            "kokpit-system",
+            "sneaky-kubeconfig",
+            "--ignore-not-found",
+        )
