@@ -34,13 +34,9 @@ def http_error(code: int) -> httpx2.HTTPStatusError:
         pytest.param(TimeoutError(), False, Recovery(False, RESTART_IDLE, False), id="idle watch resumes"),
         pytest.param(http_error(410), False, Recovery(True, RESTART_GONE, False), id="410 on watch relists"),
         pytest.param(http_error(410), True, Recovery(True, RESTART_GONE, False), id="410 on list relists"),
-        pytest.param(
-            http_error(500), False, Recovery(False, RESTART_ERROR, True), id="watch error"
-        ),
+        pytest.param(http_error(500), False, Recovery(False, RESTART_ERROR, True), id="watch error"),
         pytest.param(ConnectionRefusedError(), False, Recovery(False, RESTART_ERROR, True), id="unreachable"),
-        pytest.param(
-            ConnectionRefusedError(), True, Recovery(True, None, True), id="list error"
-        ),
+        pytest.param(ConnectionRefusedError(), True, Recovery(True, None, True), id="list error"),
     ],
 )
 def test_recovery_for(exc: BaseException, listing: bool, expected: Recovery) -> None:
