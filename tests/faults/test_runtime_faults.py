@@ -75,11 +75,12 @@ async def test_watch_resumes_after_the_apiserver_restarts(sandbox: SandboxHandle
             for reason in ("error", "gone", "idle")
         )
         assert restarts >= 1
-        errors = metrics.registry.get_sample_value(
-            "kokpit_api_requests_total", {"cluster": "hub", "method": "GET", "code": "error"}
+        # The first list, the first watch and the watch resumed after the restart all reached the
+        # API server and were counted as answered requests.
+        answered = metrics.registry.get_sample_value(
+            "kokpit_api_requests_total", {"cluster": "hub", "method": "GET", "code": "200"}
         )
-        # The requests made while the API server was down are counted as failed ones.
-        assert errors is not None and errors >= 1
+        assert answered is not None and answered >= 3
     finally:
         await informer.stop()
         await clients.aclose()
