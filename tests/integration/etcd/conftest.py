@@ -29,6 +29,7 @@ from kokpit.etcd import EtcdClient, EtcdSettings, add_etcd_controllers
 from kokpit.etcd.client import ClientTLS, EtcdError
 from kokpit.etcd.names import client_secret_name
 from kokpit.etcd.resources import EtcdClusterResource
+from kokpit.fleet import member_clients
 from kokpit.hub.install import install
 from kokpit.runtime import Manager, get_condition
 from tests.support import SandboxHandle
@@ -140,8 +141,17 @@ async def etcd_env(
     await install(client)
     namespace = f"etcd-{uuid.uuid4().hex[:8]}"
     await client.create(Namespace(metadata=ObjectMeta(name=namespace)))
+
+    async def meta_clients(name: str) -> AsyncClient | None:
+        """Meta clusters a test registered on the manager directly (as the kubernetes runtime test does
+        with a sandbox member), else the fleet's member clients."""
+        if name in manager.clients:
+            return manager.clients.get(name)
+        return await member_clients(manager).client_or_none(name)
+
     settings = EtcdSettings(
         process_root=tmp_path / "members",
+        meta_clients=meta_clients,
         backup_root=tmp_path / "backups",
         replace_after=15.0,
         resync_seconds=0.5,
