@@ -14,12 +14,8 @@ from __future__ import annotations
 from kokpit.api import ALL_RESOURCES, Cluster
 from kokpit.api.etcd import EtcdBackup, EtcdCluster
 from kokpit.api.hostedcluster import HostedCluster
-from kokpit.api.policy import (
-    ClusterOverridePolicy,
-    ClusterPropagationPolicy,
-    OverridePolicy,
-    PropagationPolicy,
-)
+from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
+from kokpit.api.policy import ClusterPropagationPolicy, PropagationPolicy
 from kokpit.api.work import ClusterResourceBinding, ResourceBinding, Work
 from kokpit.errors import KokpitError
 from kokpit.runtime import Manager

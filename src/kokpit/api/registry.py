@@ -9,12 +9,8 @@ from kokpit.api.cluster import CLUSTER
 from kokpit.api.crd import ResourceType
 from kokpit.api.etcd import ETCD_BACKUP, ETCD_CLUSTER
 from kokpit.api.hostedcluster import HOSTED_CLUSTER
-from kokpit.api.policy import (
-    CLUSTER_OVERRIDE_POLICY,
-    CLUSTER_PROPAGATION_POLICY,
-    OVERRIDE_POLICY,
-    PROPAGATION_POLICY,
-)
+from kokpit.api.override import CLUSTER_OVERRIDE_POLICY, OVERRIDE_POLICY
+from kokpit.api.policy import CLUSTER_PROPAGATION_POLICY, PROPAGATION_POLICY
 from kokpit.api.work import CLUSTER_RESOURCE_BINDING, RESOURCE_BINDING, WORK
 
 ALL_RESOURCES: tuple[ResourceType, ...] = (

@@ -20,14 +20,16 @@ from lightkube import ALL_NS, ApiError, AsyncClient, KubeConfig
 from lightkube.core.resource import NamespacedResource
 from pydantic import BaseModel, ValidationError
 
-from kokpit.api.policy import (
+from kokpit.api.override import (
     CLUSTER_OVERRIDE_POLICY,
-    CLUSTER_PROPAGATION_POLICY,
     OVERRIDE_POLICY,
-    PROPAGATION_POLICY,
     ClusterOverridePolicy,
-    ClusterPropagationPolicy,
     OverridePolicy,
+)
+from kokpit.api.policy import (
+    CLUSTER_PROPAGATION_POLICY,
+    PROPAGATION_POLICY,
+    ClusterPropagationPolicy,
     PropagationPolicy,
 )
 from kokpit.api.work import CLUSTER_RESOURCE_BINDING, RESOURCE_BINDING

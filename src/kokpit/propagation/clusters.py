@@ -16,11 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from kokpit.api.policy import (
-    ClusterAffinity,
-    FieldSelectorKey,
-    FieldSelectorOperator,
-)
+from kokpit.api.policy import ClusterAffinity, FieldSelectorKey, FieldSelectorOperator
 from kokpit.propagation.selectors import label_selector_matches
 from kokpit.quantity import QuantityError, parse_quantity
 

@@ -16,16 +16,18 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 from pydantic import BaseModel, ValidationError
 
-from kokpit.api.policy import (
+from kokpit.api.override import (
     CLUSTER_OVERRIDE_POLICY,
-    CLUSTER_PROPAGATION_POLICY,
     OVERRIDE_POLICY,
-    PROPAGATION_POLICY,
     AnyOverridePolicy,
-    AnyPropagationPolicy,
     ClusterOverridePolicy,
-    ClusterPropagationPolicy,
     OverridePolicy,
+)
+from kokpit.api.policy import (
+    CLUSTER_PROPAGATION_POLICY,
+    PROPAGATION_POLICY,
+    AnyPropagationPolicy,
+    ClusterPropagationPolicy,
     PropagationPolicy,
 )
 from kokpit.api.work import CLUSTER_RESOURCE_BINDING, RESOURCE_BINDING, WORK

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kokpit.api.policy import (
+from kokpit.api.override import (
     CommandArgsOperator,
     CommandArgsOverrider,
     ImageComponent,

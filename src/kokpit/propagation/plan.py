@@ -14,11 +14,8 @@ from typing import Any, Literal
 
 import yaml
 
-from kokpit.api.policy import (
-    AnyOverridePolicy,
-    AnyPropagationPolicy,
-    PropagationPolicy,
-)
+from kokpit.api.override import AnyOverridePolicy
+from kokpit.api.policy import AnyPropagationPolicy, PropagationPolicy
 from kokpit.propagation import names
 from kokpit.propagation.clusters import ClusterInfo
 from kokpit.propagation.overrides import OverrideError

@@ -24,12 +24,11 @@ from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Any
 
+from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
 from kokpit.api.policy import (
-    ClusterOverridePolicy,
     ClusterPropagationPolicy,
     LabelSelector,
     LabelSelectorOperator,
-    OverridePolicy,
     PropagationPolicy,
     ResourceSelector,
 )

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kokpit.api.policy import (
-    ClusterOverridePolicy,
-    ClusterPropagationPolicy,
-    OverridePolicy,
-    PropagationPolicy,
-)
+from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
+from kokpit.api.policy import ClusterPropagationPolicy, PropagationPolicy
 from kokpit.fleet.members import MemberClients, member_clients
 from kokpit.propagation.context import (
     ClusterOverridePolicyResource,

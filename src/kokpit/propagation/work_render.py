@@ -26,12 +26,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kokpit.api.policy import (
-    AnyOverridePolicy,
-    ConflictResolution,
-    ReplicaSchedulingType,
-    RuleWithCluster,
-)
+from kokpit.api.override import AnyOverridePolicy, RuleWithCluster
+from kokpit.api.policy import ConflictResolution, ReplicaSchedulingType
 from kokpit.api.work import API_VERSION as WORK_API_VERSION
 from kokpit.propagation import names
 from kokpit.propagation.clusters import ClusterInfo

@@ -11,14 +11,12 @@ from pydantic import ValidationError
 
 from kokpit.api import ALL_RESOURCES, crd_manifest
 from kokpit.api.crd import ResourceType
+from kokpit.api.override import CLUSTER_OVERRIDE_POLICY, OVERRIDE_POLICY, OverridePolicy
 from kokpit.api.policy import (
-    CLUSTER_OVERRIDE_POLICY,
     CLUSTER_PROPAGATION_POLICY,
-    OVERRIDE_POLICY,
     PROPAGATION_POLICY,
     TOLERATION_SECONDS_UNSUPPORTED,
     ClusterPropagationPolicy,
-    OverridePolicy,
     PropagationPolicy,
 )
 from kokpit.api.schema import Schema, iter_schema_nodes

@@ -6,13 +6,8 @@ from typing import Any
 
 import pytest
 
-from kokpit.api.policy import (
-    AnyOverridePolicy,
-    AnyPropagationPolicy,
-    ClusterPropagationPolicy,
-    OverridePolicy,
-    PropagationPolicy,
-)
+from kokpit.api.override import AnyOverridePolicy, OverridePolicy
+from kokpit.api.policy import AnyPropagationPolicy, ClusterPropagationPolicy, PropagationPolicy
 from kokpit.propagation import ClusterInfo, ClusterTaint
 from kokpit.propagation.names import PolicyRef
 from kokpit.propagation.plan import format_plan, plan_template

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kokpit.api.policy import ImageOverrider, RuleWithCluster
+from kokpit.api.override import ImageOverrider, RuleWithCluster
 from kokpit.propagation import ClusterInfo, OverrideError, apply_overrides
 from kokpit.propagation.overrides import override_image, parse_image, pointer_tokens
 

@@ -6,14 +6,8 @@ from typing import Any
 
 import pytest
 
-from kokpit.api.policy import (
-    ClusterOverridePolicy,
-    ClusterPropagationPolicy,
-    LabelSelector,
-    OverridePolicy,
-    PropagationPolicy,
-    ResourceSelector,
-)
+from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
+from kokpit.api.policy import ClusterPropagationPolicy, LabelSelector, PropagationPolicy, ResourceSelector
 from kokpit.propagation import label_selector_matches, matches, select_overrides, select_policy
 from kokpit.propagation.selectors import Specificity, specificity
 

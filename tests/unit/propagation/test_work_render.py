@@ -7,13 +7,8 @@ from typing import Any
 
 import pytest
 
-from kokpit.api.policy import (
-    AnyOverridePolicy,
-    ClusterOverridePolicy,
-    ConflictResolution,
-    OverridePolicy,
-    ReplicaSchedulingType,
-)
+from kokpit.api.override import AnyOverridePolicy, ClusterOverridePolicy, OverridePolicy
+from kokpit.api.policy import ConflictResolution, ReplicaSchedulingType
 from kokpit.propagation import ClusterInfo, OverrideError
 from kokpit.propagation.names import BindingRef
 from kokpit.propagation.work_render import (
