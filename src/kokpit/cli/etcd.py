@@ -10,35 +10,18 @@ from typing import Annotated, Any
 
 import httpx2
 import typer
-import yaml
-from lightkube import ApiError, AsyncClient, ConfigError, KubeConfig
+from lightkube import ApiError, AsyncClient
 from rich.console import Console
 from rich.table import Table
 
-from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_client
 from kokpit.errors import KokpitError
 from kokpit.etcd.resources import EtcdBackupResource, EtcdClusterResource
 from kokpit.runtime.conditions import get_condition
 
 app = typer.Typer(help="etcd clusters run by kokpit.", no_args_is_help=True)
 
-KubeconfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--kubeconfig",
-        help="Kubeconfig of the hub API server [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG].",
-        show_default=False,
-    ),
-]
 NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the EtcdCluster.")]
-
-
-def _client(kubeconfig: Path | None) -> AsyncClient:
-    path = hub_kubeconfig(kubeconfig)
-    try:
-        return AsyncClient(KubeConfig.from_file(path), field_manager="kokpit")
-    except (ConfigError, OSError, ValueError, KeyError, yaml.YAMLError) as error:
-        raise KokpitError(f"cannot use hub kubeconfig {path}: {error}") from error
 
 
 @app.command()
@@ -50,11 +33,14 @@ def backup(
         typer.Option("--to", help="Directory for the snapshot (default: the cluster's backup destination)."),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the snapshot.")] = 300.0,
-    kubeconfig: KubeconfigOption = None,
+    hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Take a snapshot of CLUSTER now (creates an EtcdBackup and waits for it)."""
     destination = None if to is None else str(to.resolve())
-    status = asyncio.run(_backup(_client(kubeconfig), cluster, namespace, destination, timeout))
+    status = asyncio.run(
+        _backup(hub_client(hub_choice(hub, hub_alias)), cluster, namespace, destination, timeout)
+    )
     typer.echo(f"{status['path']} sha256={status['sha256']} size={status['size']}")
 
 
@@ -102,10 +88,11 @@ def _message(status: dict[str, Any]) -> str:
 def status(
     cluster: Annotated[str, typer.Argument(help="Name of the EtcdCluster.")],
     namespace: NamespaceOption = "default",
-    kubeconfig: KubeconfigOption = None,
+    hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Show CLUSTER's members, leader and conditions."""
-    obj = asyncio.run(_get(_client(kubeconfig), cluster, namespace))
+    obj = asyncio.run(_get(hub_client(hub_choice(hub, hub_alias)), cluster, namespace))
     current = dict(obj.get("status") or {})
     console = Console(highlight=False)
     console.print(

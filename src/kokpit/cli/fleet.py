@@ -1,4 +1,7 @@
-"""`kokpit join`, `kokpit unjoin`, `kokpit get clusters`: the fleet from the command line."""
+"""`kokpit join`, `kokpit unjoin`, `kokpit get clusters`: the fleet from the command line.
+
+`join` takes the member's kubeconfig as `--kubeconfig`, so there the hub's is only `--hub-kubeconfig`.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +13,15 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from lightkube import AsyncClient, KubeConfig
 from rich.console import Console
 from rich.table import Table
 
 from kokpit.cli.errors import fail
-from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.cli.kubeconfig import HubAliasOption, HubChoice, HubOption, hub_choice, hub_client
 from kokpit.fleet.join import JoinRequest, join, unjoin
 from kokpit.fleet.members import ClusterResource
 
-HubOption = Annotated[
-    Path | None,
-    typer.Option("--hub-kubeconfig", help="Hub kubeconfig [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG]."),
-]
-
 get_app = typer.Typer(help="Show kokpit resources.", no_args_is_help=True)
-
-
-def _hub(path: Path | None) -> AsyncClient:
-    return AsyncClient(KubeConfig.from_file(hub_kubeconfig(path)), field_manager="kokpit", trust_env=False)
 
 
 def join_command(
@@ -42,9 +35,10 @@ def join_command(
 ) -> None:
     """Join a member cluster (Push mode): check it, store its kubeconfig, create its Cluster."""
     request = JoinRequest(name, kubeconfig, context=context, provider=provider, region=region, zone=zone)
+    choice = HubChoice(hub)
 
     async def go() -> str:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             return await join(client, request)
         finally:
@@ -57,11 +51,13 @@ def join_command(
 def unjoin_command(
     name: Annotated[str, typer.Argument(help="The member to remove from the fleet.")],
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Remove a member from the fleet (its Cluster and kubeconfig Secret)."""
+    choice = hub_choice(hub, hub_alias)
 
     async def go() -> None:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             await unjoin(client, name)
         finally:
@@ -104,13 +100,15 @@ def cluster_row(cluster: dict[str, Any], now: datetime) -> list[str]:
 def get_clusters(
     output: Annotated[str, typer.Option("-o", "--output", help="table, yaml or json")] = "table",
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """List the fleet's clusters, like `kubectl get clusters.cluster.kokpit.io`."""
+    choice = hub_choice(hub, hub_alias)
     if output not in ("table", "yaml", "json"):
         fail(f"unknown output format {output!r} (use table, yaml or json)")
 
     async def go() -> list[dict[str, Any]]:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             return [dict(item) async for item in client.list(ClusterResource)]
         finally:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_kubeconfig, load_hub_config
 from kokpit.hub.manager import LEASE_NAME, HubOptions, run_hub
 from kokpit.runtime import setup_logging
 from kokpit.settings import HubSettings, default_state_dir
@@ -18,10 +18,8 @@ app = typer.Typer(help="The hub's controller process.", no_args_is_help=True)
 
 @app.command()
 def run(
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option("--kubeconfig", help="Hub kubeconfig [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG]."),
-    ] = None,
+    hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
     metrics_port: Annotated[
         int, typer.Option("--metrics-port", help="Port of /metrics and /healthz.")
     ] = 8080,
@@ -56,9 +54,12 @@ def run(
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
+    choice = hub_choice(hub, hub_alias)
+    load_hub_config(choice)  # a kubeconfig that cannot be used is one line now, not a traceback later
+    kubeconfig = hub_kubeconfig(choice)
     setup_logging(fmt="json" if log_format == "json" else "kv")
     options = HubOptions(
-        kubeconfig=hub_kubeconfig(kubeconfig),
+        kubeconfig=kubeconfig,
         metrics_host=metrics_host,
         metrics_port=metrics_port,
         leader_elect=leader_elect,

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Annotated
 
 import httpx2
 import typer
 import yaml
-from lightkube import AsyncClient, ConfigError, KubeConfig
+from lightkube import AsyncClient
 
 from kokpit.api.crd import crd_manifest
 from kokpit.api.registry import ALL_RESOURCES
-from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_client
 from kokpit.errors import KokpitError
 from kokpit.hub import install as hub_install
 
 
 def install(
-    kubeconfig: Annotated[
-        Path | None,
-        typer.Option(
-            "--kubeconfig",
-            help="Kubeconfig of the hub API server [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG].",
-            show_default=False,
-        ),
-    ] = None,
     print_only: Annotated[
         bool,
         typer.Option("--print", help="Print the CRDs as YAML and exit, without contacting the hub."),
@@ -34,23 +25,20 @@ def install(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds to wait for the CRDs to be Established.")
     ] = 60.0,
+    hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Install or upgrade kokpit's CRDs and namespace in the hub; safe to run again."""
     if print_only:
         manifests = [crd_manifest(resource) for resource in ALL_RESOURCES]
         typer.echo(yaml.safe_dump_all(manifests, sort_keys=False, width=1000), nl=False)
         return
-    path = hub_kubeconfig(kubeconfig)
-    for line in asyncio.run(_install(path, wait_seconds=timeout)):
+    client = hub_client(hub_choice(hub, hub_alias), field_manager=hub_install.FIELD_MANAGER)
+    for line in asyncio.run(_install(client, wait_seconds=timeout)):
         typer.echo(line)
 
 
-async def _install(path: Path, *, wait_seconds: float) -> list[str]:
-    try:
-        config = KubeConfig.from_file(path)
-        client = AsyncClient(config, field_manager=hub_install.FIELD_MANAGER)
-    except (ConfigError, OSError, ValueError, KeyError, yaml.YAMLError) as error:
-        raise KokpitError(f"cannot use hub kubeconfig {path}: {error}") from error
+async def _install(client: AsyncClient, *, wait_seconds: float) -> list[str]:
     try:
         return await hub_install.install(client, wait_seconds=wait_seconds)
     except httpx2.TransportError as error:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import binaries, clusters, etcd, fleet, hub, install, plan, sandbox
+from kokpit.cli import binaries, etcd, fleet, hosted, hub, install, plan, sandbox
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -23,11 +23,11 @@ app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(hub.app, name="hub")
 app.add_typer(etcd.app, name="etcd")
 app.add_typer(fleet.get_app, name="get")
-app.add_typer(clusters.create_app, name="create")
-app.add_typer(clusters.delete_app, name="delete")
-app.add_typer(clusters.upgrade_app, name="upgrade")
-app.add_typer(clusters.addons_app, name="addons")
-fleet.get_app.command("kubeconfig")(clusters.get_kubeconfig)
+app.add_typer(hosted.create_app, name="create")
+app.add_typer(hosted.delete_app, name="delete")
+app.add_typer(hosted.upgrade_app, name="upgrade")
+app.add_typer(hosted.addons_app, name="addons")
+fleet.get_app.command("kubeconfig")(hosted.get_kubeconfig)
 app.command("install")(install.install)
 app.command("join")(fleet.join_command)
 app.command("unjoin")(fleet.unjoin_command)

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
-from lightkube import ALL_NS, ApiError, AsyncClient, KubeConfig
+from lightkube import ALL_NS, ApiError, AsyncClient
 from lightkube.core.resource import NamespacedResource
 from pydantic import BaseModel, ValidationError
 
@@ -34,7 +33,8 @@ from kokpit.api.policy import (
 )
 from kokpit.api.work import CLUSTER_RESOURCE_BINDING, RESOURCE_BINDING
 from kokpit.cli.errors import fail
-from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.cli.kubeconfig import HubAliasOption, HubChoice, HubOption, hub_choice, hub_client
+from kokpit.cli.yamlfiles import read_documents
 from kokpit.errors import KokpitError
 from kokpit.fleet.members import ClusterResource
 from kokpit.propagation.clusters import ClusterInfo, cluster_info_from_object
@@ -147,14 +147,6 @@ async def _previous(client: AsyncClient, template: dict[str, Any]) -> dict[str, 
     return {str(t["name"]): int(t.get("replicas") or 0) for t in spec.get("clusters") or () if t.get("name")}
 
 
-def read_documents(path: Path) -> list[Any]:
-    """`read_documents` reads the non-empty YAML documents of `path`."""
-    try:
-        return [d for d in yaml.safe_load_all(path.read_text()) if d]
-    except (OSError, yaml.YAMLError) as error:
-        raise KokpitError(f"cannot read {path}: {error}") from None
-
-
 async def _from_file(
     client: AsyncClient, path: Path, documents: list[Any], namespace: str | None
 ) -> list[dict[str, Any]]:
@@ -192,13 +184,13 @@ async def _from_hub(client: AsyncClient, target: str, namespace: str | None) -> 
 
 
 async def _plan(
-    hub: Path | None,
+    hub: HubChoice,
     target: str | None,
     documents: tuple[Path, list[Any]] | None,
     namespace: str | None,
     output: OutputFormat,
 ) -> tuple[str, list[str]]:
-    client = AsyncClient(KubeConfig.from_file(hub_kubeconfig(hub)), field_manager="kokpit", trust_env=False)
+    client = hub_client(hub)
     try:
         templates = (
             await _from_file(client, documents[0], documents[1], namespace)
@@ -233,20 +225,17 @@ def plan(
         str | None, typer.Option("-n", "--namespace", help="Namespace of the template [default: default].")
     ] = None,
     output: Annotated[str, typer.Option("-o", "--output", help="diff (default), yaml or summary.")] = "diff",
-    hub: Annotated[
-        Path | None,
-        typer.Option(
-            "--hub-kubeconfig", help="Hub kubeconfig [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG]."
-        ),
-    ] = None,
+    hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Show where templates would be propagated and what each member would get, without writing anything."""
+    choice = hub_choice(hub, hub_alias)
     if (target is None) == (filename is None):
         fail("give either KIND/NAME or -f FILE")
     if output not in OUTPUTS:
         fail(f"--output must be one of {', '.join(OUTPUTS)}, not {output!r}")
     documents = (filename, read_documents(filename)) if filename is not None else None
-    text, warnings = asyncio.run(_plan(hub, target, documents, namespace, output))
+    text, warnings = asyncio.run(_plan(choice, target, documents, namespace, output))
     for warning in warnings:
         typer.echo(f"kokpit: warning: {warning}", err=True)
     typer.echo(text, nl=False)

@@ -1,5 +1,5 @@
 """`kokpit create cluster`, `delete cluster`, `get kubeconfig`, `upgrade clusters`, `addons import`:
-hosted clusters from the command line.
+hosted clusters from the command line (also runnable alone as `python -m kokpit.cli.hosted`).
 
 Every command writes HostedCluster objects (or addon definitions) to the hub and, when asked to wait,
 follows their status; the controller does the work. Bad input (an unsupported version, a skipped
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from lightkube import ApiError, AsyncClient, KubeConfig
+import yaml
+from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.types import PatchType
@@ -24,26 +25,21 @@ from pydantic import ValidationError
 from kokpit.api.cluster import SECRET_NAMESPACE
 from kokpit.api.hostedcluster import HostedClusterSpec, NetworkingSpec
 from kokpit.cli.errors import fail
-from kokpit.cli.kubeconfig import hub_kubeconfig
+from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_client
+from kokpit.cli.yamlfiles import yaml_error_line
+from kokpit.controlplane.files import write_private
+from kokpit.errors import KokpitError
 from kokpit.hosted import addons, names
 from kokpit.hosted.controller import HostedClusterResource
 from kokpit.hosted.versions import check_version_change, load_supported
 from kokpit.runtime import get_condition
 
-HubOption = Annotated[
-    Path | None,
-    typer.Option("--hub-kubeconfig", help="Hub kubeconfig [default: $KOKPIT_KUBECONFIG, then $KUBECONFIG]."),
-]
 NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the HostedCluster.")]
 
 create_app = typer.Typer(help="Create kokpit resources.", no_args_is_help=True)
 delete_app = typer.Typer(help="Delete kokpit resources.", no_args_is_help=True)
 upgrade_app = typer.Typer(help="Upgrade kokpit resources.", no_args_is_help=True)
 addons_app = typer.Typer(help="Addon definitions for hosted clusters.", no_args_is_help=True)
-
-
-def _hub(path: Path | None) -> AsyncClient:
-    return AsyncClient(KubeConfig.from_file(hub_kubeconfig(path)), field_manager="kokpit", trust_env=False)
 
 
 def _ready(status: dict[str, Any]) -> bool:
@@ -116,8 +112,10 @@ def create_cluster(
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the cluster is Ready.")] = True,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 300.0,
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Create a hosted cluster (its control plane run by kokpit) and wait until it is Ready."""
+    choice = hub_choice(hub, hub_alias)
     supported = load_supported()
     version = version or supported.default
     verdict = check_version_change(version, None, supported)
@@ -131,7 +129,7 @@ def create_cluster(
         fail(f"invalid cluster {name}: {_first_error(error)}")
 
     async def go() -> float:
-        client = _hub(hub)
+        client = hub_client(choice)
         started = time.monotonic()
         try:
             await client.create(HostedClusterResource.from_dict(manifest))
@@ -157,11 +155,13 @@ def delete_cluster(
     wait: Annotated[bool, typer.Option("--wait/--no-wait")] = True,
     timeout: Annotated[float, typer.Option("--timeout")] = 120.0,
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Delete a hosted cluster: its control plane, etcd, Secrets and fleet membership."""
+    choice = hub_choice(hub, hub_alias)
 
     async def go() -> None:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             try:
                 await client.delete(HostedClusterResource, name, namespace=namespace)
@@ -192,11 +192,13 @@ def get_kubeconfig(
     namespace: NamespaceOption = "default",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Print the admin kubeconfig of a hosted cluster (or write it to a file, mode 0600)."""
+    choice = hub_choice(hub, hub_alias)
 
     async def go() -> bytes:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             secret = await client.get(Secret, names.admin_kubeconfig_secret_name(name), namespace=namespace)
         except ApiError as error:
@@ -211,9 +213,14 @@ def get_kubeconfig(
     if output is None:
         typer.echo(data.decode(), nl=False)
         return
-    output.write_bytes(data)
-    output.chmod(0o600)
+    save_kubeconfig(output, data)
     typer.echo(f"wrote {output}")
+
+
+def save_kubeconfig(path: Path, data: bytes) -> None:
+    """`save_kubeconfig` writes an admin kubeconfig (cluster-admin credentials) readable only by its
+    owner: 0600 from the file's creation on, written atomically, so no other user ever sees it."""
+    write_private(path, data)
 
 
 @upgrade_app.command("clusters")
@@ -226,12 +233,14 @@ def upgrade_clusters(
     max_concurrency: Annotated[int, typer.Option("--max-concurrency", min=1)] = 1,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per cluster.")] = 600.0,
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Upgrade every matching hosted cluster to a version, at most K at a time, each until Ready."""
+    choice = hub_choice(hub, hub_alias)
     supported = load_supported()
 
     async def go() -> list[str]:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             clusters = [
                 dict(obj)
@@ -292,16 +301,34 @@ def _selector(text: str | None) -> dict[str, Any] | None:
     return out
 
 
+def _load_addons(directory: Path) -> list[addons.AddonDefinition]:
+    """The addon definitions under `directory`; a YAML error in an `addon.yaml` reads `FILE:LINE:COL: ...`.
+
+    The catalog names the file it was parsing at the start of its message (`<dir>/addon.yaml: ...`)
+    and keeps PyYAML's error as the context; the position comes from there.
+    """
+    try:
+        return addons.load_set(directory)
+    except addons.AddonError as error:
+        cause = error.__cause__ or error.__context__
+        if isinstance(cause, yaml.MarkedYAMLError):
+            where = str(error).split(": ", 1)[0]
+            raise KokpitError(yaml_error_line(cause, path=where)) from None
+        raise
+
+
 @addons_app.command("import")
 def import_addons(
     directory: Annotated[Path, typer.Argument(help="An addon directory, or a directory of them.")],
     hub: HubOption = None,
+    hub_alias: HubAliasOption = None,
 ) -> None:
     """Import addon definitions (addon.yaml + *.yaml.j2 templates) into the hub for hosted clusters."""
-    definitions = addons.load_set(directory)
+    choice = hub_choice(hub, hub_alias)
+    definitions = _load_addons(directory)
 
     async def go() -> None:
-        client = _hub(hub)
+        client = hub_client(choice)
         try:
             for definition in definitions:
                 config = ConfigMap(
