@@ -212,7 +212,7 @@ def test_no_kubeconfig_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> N
     assert isinstance(result.exception, KokpitError)
     assert (
         str(result.exception)
-        == "no hub kubeconfig: pass --kubeconfig, or set $KOKPIT_KUBECONFIG or $KUBECONFIG"
+        == "no hub kubeconfig: pass --hub-kubeconfig, or set $KOKPIT_KUBECONFIG or $KUBECONFIG"
     )
 
 

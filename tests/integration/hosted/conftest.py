@@ -118,7 +118,7 @@ class HostedEnv:
     def cli(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         """Runs the hosted-cluster commands as a user would, in a subprocess."""
         return subprocess.run(
-            [sys.executable, "-m", "kokpit.cli.clusters", *args],
+            [sys.executable, "-m", "kokpit.cli.hosted", *args],
             capture_output=True,
             text=True,
             timeout=timeout,
