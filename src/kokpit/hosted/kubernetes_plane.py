@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
 from lightkube import AsyncClient, codecs
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Namespace, Service
@@ -16,12 +15,12 @@ from kokpit.controlplane import pki
 from kokpit.controlplane.runtime.kubernetes import FIELD_MANAGER
 from kokpit.hosted import inside, names, plan
 from kokpit.hosted import kubernetes_runtime as kube
+from kokpit.hosted.clients import HostedClients
 from kokpit.hosted.components import EtcdAccess
 from kokpit.hosted.context import Pass, StepContext, Stop
 from kokpit.hosted.pki_step import ensure_pki
 from kokpit.hosted.plane import Reached
 from kokpit.runtime import delete_if_present, get_or_none
-from kokpit.runtime.clients import make_client
 
 
 class MetaControlPlane:
@@ -58,13 +57,11 @@ class KubernetesControlPlane:
 
     def __init__(self, ctx: StepContext) -> None:
         self.ctx = ctx
-        self._clients: dict[tuple[str, str], tuple[bytes, AsyncClient]] = {}
+        self._clients = HostedClients()
         self._deployments: dict[tuple[str, str], dict[str, dict[str, Any] | None]] = {}
 
     async def aclose(self) -> None:
-        for _, client in self._clients.values():
-            await client.close()
-        self._clients.clear()
+        await self._clients.aclose()
 
     async def _meta(self, spec: HostedClusterSpec) -> AsyncClient | None:
         meta_clients = self.ctx.settings.meta_clients
@@ -155,7 +152,7 @@ class KubernetesControlPlane:
         # Rolled out is not running: Ready only once kokpit itself reached the API server.
         answer = None
         if state.endpoint is not None and admin is not None:
-            answer = await inside.readyz(await self._hosted_client(namespace, name, admin))
+            answer = await inside.readyz(await self._clients.get(namespace, name, admin))
         reachable = kube.reachability_condition(
             meta_cluster=meta, endpoint=state.endpoint, readyz=answer, etcd_endpoints=etcd.endpoints
         )
@@ -188,20 +185,7 @@ class KubernetesControlPlane:
 
     async def forget(self, namespace: str, name: str) -> None:
         self._deployments.pop((namespace, name), None)
-        cached = self._clients.pop((namespace, name), None)
-        if cached is not None:
-            await cached[1].close()
-
-    async def _hosted_client(self, namespace: str, name: str, kubeconfig: bytes) -> AsyncClient:
-        key = (namespace, name)
-        cached = self._clients.get(key)
-        if cached is not None and cached[0] == kubeconfig:
-            return cached[1]
-        if cached is not None:
-            await cached[1].close()
-        client = make_client(f"hosted/{namespace}/{name}", yaml.safe_load(kubeconfig), qps=None, timeout=5.0)
-        self._clients[key] = (kubeconfig, client)
-        return client
+        await self._clients.forget(namespace, name)
 
 
 def _admin_kubeconfig(name: str, endpoint: str, cluster_pki: pki.ClusterPKI) -> bytes:

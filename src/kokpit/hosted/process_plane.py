@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import yaml
 from lightkube import AsyncClient
 
 from kokpit.api.hostedcluster import HostedClusterSpec, NetworkingSpec
@@ -22,12 +21,12 @@ from kokpit.binaries import BinarySet, MissingBinariesError
 from kokpit.controlplane.health import ProbeTLS, probe
 from kokpit.controlplane.runtime import ComponentSpec, ComponentState, Group, ProcessRuntime
 from kokpit.hosted import components, inside, names, plan
+from kokpit.hosted.clients import HostedClients
 from kokpit.hosted.components import EtcdAccess
 from kokpit.hosted.context import Pass, StepContext, Stop
 from kokpit.hosted.pki_step import ensure_pki
 from kokpit.hosted.plane import Reached
 from kokpit.runtime import format_time
-from kokpit.runtime.clients import make_client
 
 
 class ProcessControlPlane:
@@ -39,7 +38,7 @@ class ProcessControlPlane:
         self.ctx = ctx
         self.settings = ctx.settings
         self._runtimes: dict[str, ProcessRuntime] = {}
-        self._clients: dict[tuple[str, str], tuple[bytes, AsyncClient]] = {}
+        self._clients = HostedClients()
         self._restarts: dict[tuple[str, str, str], plan.RestartHistory] = {}
         self._unhealthy_since: dict[tuple[str, str, str], float] = {}
         self._looping: set[tuple[str, str, str]] = set()
@@ -47,9 +46,7 @@ class ProcessControlPlane:
         self._binaries: dict[tuple[str, str], dict[str, BinarySet]] = {}
 
     async def aclose(self) -> None:
-        for _, client in self._clients.values():
-            await client.close()
-        self._clients.clear()
+        await self._clients.aclose()
 
     def runtime_for(self, spec: HostedClusterSpec | None) -> ProcessRuntime:
         host = spec.exposure.address if spec is not None and spec.exposure else "127.0.0.1"
@@ -112,7 +109,7 @@ class ProcessControlPlane:
         )
 
         # Components.
-        client = await self._hosted_client(namespace, name, admin)
+        client = await self._clients.get(namespace, name, admin)
         healthy = await self._probe(runtime, group, client, observed, state)
         versions = plan.component_versions(target, state.running, healthy)
         specs: dict[str, ComponentSpec] = {
@@ -165,9 +162,7 @@ class ProcessControlPlane:
     async def forget(self, namespace: str, name: str) -> None:
         self._observed.pop((namespace, name), None)
         self._binaries.pop((namespace, name), None)
-        cached = self._clients.pop((namespace, name), None)
-        if cached is not None:
-            await cached[1].close()
+        await self._clients.forget(namespace, name)
         for key in [k for k in self._restarts if k[:2] == (namespace, name)]:
             del self._restarts[key]
         for key in [k for k in self._unhealthy_since if k[:2] == (namespace, name)]:
@@ -175,17 +170,6 @@ class ProcessControlPlane:
         self._looping = {k for k in self._looping if k[:2] != (namespace, name)}
 
     # -- pieces ---------------------------------------------------------------------------------
-
-    async def _hosted_client(self, namespace: str, name: str, kubeconfig: bytes) -> AsyncClient:
-        key = (namespace, name)
-        cached = self._clients.get(key)
-        if cached is not None and cached[0] == kubeconfig:
-            return cached[1]
-        if cached is not None:
-            await cached[1].close()
-        client = make_client(f"hosted/{namespace}/{name}", yaml.safe_load(kubeconfig), qps=None, timeout=5.0)
-        self._clients[key] = (kubeconfig, client)
-        return client
 
     async def _probe(
         self,
