@@ -32,9 +32,24 @@ def join_command(
     region: Annotated[str | None, typer.Option("--region")] = None,
     zone: Annotated[str | None, typer.Option("--zone")] = None,
     hub: HubOption = None,
+    allow_exec_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--allow-exec-credentials",
+            help="Accept an exec/auth-provider credential plugin (the hub must run with the same flag).",
+        ),
+    ] = False,
 ) -> None:
     """Join a member cluster (Push mode): check it, store its kubeconfig, create its Cluster."""
-    request = JoinRequest(name, kubeconfig, context=context, provider=provider, region=region, zone=zone)
+    request = JoinRequest(
+        name,
+        kubeconfig,
+        context=context,
+        provider=provider,
+        region=region,
+        zone=zone,
+        allow_exec_credentials=allow_exec_credentials,
+    )
     choice = HubChoice(hub)
 
     async def go() -> str:

@@ -43,8 +43,8 @@ def refuse_credential_plugins(config: dict[str, Any], *, source: str) -> None:
             if entry["user"].get(plugin):
                 raise KubeconfigError(
                     f"user {entry.get('name')!r} of {source} uses an {plugin} credential plugin, which "
-                    "would run a program on the hub; use a token or client certificate, or start the hub "
-                    "with --allow-exec-credentials to allow it"
+                    "would run a program on the hub; use a token or client certificate, or allow it with "
+                    "--allow-exec-credentials on both kokpit join and kokpit hub run"
                 )
 
 
