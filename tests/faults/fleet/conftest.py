@@ -1,0 +1,5 @@
+"""Fleet fault tests use the fleet suite's fixtures: kokpit installed on the hub, `kokpit hub run` replicas."""
+
+from tests.integration.fleet.conftest import hub_replicas, installed_hub
+
+__all__ = ["hub_replicas", "installed_hub"]
