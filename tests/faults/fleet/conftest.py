@@ -1,4 +1,4 @@
-"""Fleet fault tests use the fleet suite's fixtures: kokpit installed on the hub, `kokpit hub run` replicas."""
+"""Fleet fault tests use the fleet suite's fixtures: kokpit installed on the hub, hub replicas."""
 
 from tests.integration.fleet.conftest import hub_replicas, installed_hub
 
