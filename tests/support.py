@@ -178,3 +178,17 @@ def small_cli_sandbox(directory: Path) -> Iterator[Path]:
         yield directory
     finally:
         run_kokpit("sandbox", "down", "--dir", str(directory))
+
+
+async def eventually(what: str, predicate: Callable[[], bool], within: float = 30.0) -> None:
+    """`eventually` is `wait_until` for async tests: polls `predicate` without blocking the loop."""
+    for _ in range(int(within / 0.1)):
+        if predicate():
+            return
+        await asyncio.sleep(0.1)
+    assert predicate(), f"timed out waiting for {what}"
+
+
+def data_of(obj: Any) -> dict[str, str]:
+    """The `data` of a ConfigMap read from a cache (empty when there is none)."""
+    return dict(obj.data or {}) if obj is not None else {}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
@@ -17,21 +15,9 @@ from lightkube.resources.core_v1 import ConfigMap
 
 from kokpit.runtime import ClusterClients, Informer
 from kokpit.runtime.metrics import Metrics
-from tests.support import SandboxHandle
+from tests.support import SandboxHandle, data_of, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(what: str, predicate: Callable[[], bool], within: float = 30.0) -> None:
-    for _ in range(int(within / 0.1)):
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    assert predicate(), f"timed out waiting for {what}"
-
-
-def data_of(obj: Any) -> dict[str, str]:
-    return dict(obj.data or {}) if obj is not None else {}
 
 
 async def test_watch_resumes_after_the_apiserver_restarts(sandbox: SandboxHandle, namespace: str) -> None:

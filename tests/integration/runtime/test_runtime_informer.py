@@ -24,21 +24,9 @@ from kokpit.runtime import (
     remove_finalizer,
 )
 from kokpit.runtime.metrics import Metrics
-from tests.support import SandboxHandle
+from tests.support import SandboxHandle, data_of, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(what: str, predicate: Callable[[], bool], within: float = 30.0) -> None:
-    for _ in range(int(within / 0.1)):
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    assert predicate(), f"timed out waiting for {what}"
-
-
-def data_of(obj: Any) -> dict[str, str]:
-    return dict(obj.data or {}) if obj is not None else {}
 
 
 async def test_informer_sees_add_update_delete(hub: ClusterClients, namespace: str) -> None:

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
 
 import pytest
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
 from kokpit.runtime import Key, Manager, Result
-from tests.support import SandboxHandle
+from tests.support import SandboxHandle, eventually
 
 pytestmark = pytest.mark.integration
-
-
-async def eventually(what: str, predicate: Callable[[], bool], within: float = 30.0) -> None:
-    for _ in range(int(within / 0.1)):
-        if predicate():
-            return
-        await asyncio.sleep(0.1)
-    assert predicate(), f"timed out waiting for {what}"
 
 
 class Recorder:
