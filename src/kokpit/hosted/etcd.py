@@ -11,7 +11,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.resources.core_v1 import Secret
 
 from kokpit.api.hostedcluster import HostedClusterSpec, HostedRuntime
@@ -19,7 +19,7 @@ from kokpit.etcd.names import client_secret_name
 from kokpit.etcd.resources import EtcdClusterResource
 from kokpit.hosted import names
 from kokpit.hosted.components import EtcdAccess
-from kokpit.runtime import apply, get_condition
+from kokpit.runtime import apply, delete_if_present, get_condition, get_or_none
 
 DEFAULT_PREFIX = "/registry"
 
@@ -95,26 +95,20 @@ class EtcdReadiness:
 
 async def read_access(client: AsyncClient, namespace: str, target: EtcdTarget) -> EtcdReadiness:
     """`read_access` returns the access once the EtcdCluster is Available and its client Secret exists."""
-    try:
-        etcd = await client.get(EtcdClusterResource, target.name, namespace=namespace)
-    except ApiError as error:
-        if error.status.code == 404:
-            return EtcdReadiness(None, "EtcdMissing", f"EtcdCluster {namespace}/{target.name} does not exist")
-        raise
+    etcd = await get_or_none(client, EtcdClusterResource, target.name, namespace=namespace)
+    if etcd is None:
+        return EtcdReadiness(None, "EtcdMissing", f"EtcdCluster {namespace}/{target.name} does not exist")
     status = dict(etcd.get("status") or {})
     available = get_condition(status.get("conditions"), "Available")
     endpoints = [str(e) for e in status.get("clientEndpoints") or []]
     if available is None or available.get("status") != "True" or not endpoints:
         why = (available or {}).get("message") or status.get("phase") or "no status yet"
         return EtcdReadiness(None, "EtcdNotAvailable", f"EtcdCluster {target.name} not available: {why}")
-    try:
-        secret = await client.get(Secret, client_secret_name(target.name), namespace=namespace)
-    except ApiError as error:
-        if error.status.code == 404:
-            return EtcdReadiness(
-                None, "EtcdCredentialsMissing", f"no client Secret for EtcdCluster {target.name}"
-            )
-        raise
+    secret = await get_or_none(client, Secret, client_secret_name(target.name), namespace=namespace)
+    if secret is None:
+        return EtcdReadiness(
+            None, "EtcdCredentialsMissing", f"no client Secret for EtcdCluster {target.name}"
+        )
     data = secret.data or {}
     access = EtcdAccess(
         endpoints=tuple(endpoints),
@@ -131,8 +125,4 @@ async def delete_owned(client: AsyncClient, namespace: str, target: EtcdTarget) 
     """`delete_owned` deletes the dedicated EtcdCluster (its operator stops the members); no-op if gone."""
     if not target.owned:
         return
-    try:
-        await client.delete(EtcdClusterResource, target.name, namespace=namespace)
-    except ApiError as error:
-        if error.status.code != 404:
-            raise
+    await delete_if_present(client, EtcdClusterResource, target.name, namespace=namespace)

@@ -23,6 +23,7 @@ from kokpit.controlplane import kwok
 from kokpit.controlplane.kwok import NODE_CPU, NODE_MEMORY, NODE_PODS
 from kokpit.hosted import names
 from kokpit.hosted.addons import RenderedAddon, object_ref, parse_ref, to_prune
+from kokpit.runtime import delete_if_present, get_or_none
 from kokpit.runtime.raw import get_raw
 from kokpit.runtime.resources import PlainNode
 
@@ -76,11 +77,7 @@ async def ensure_nodes(client: AsyncClient, cluster: str, count: int) -> tuple[i
                 if error.status.code != 409:
                     raise
     for name in sorted(set(existing) - set(wanted)):
-        try:
-            await client.delete(PlainNode, name)
-        except ApiError as error:
-            if error.status.code != 404:
-                raise
+        await delete_if_present(client, PlainNode, name)
     ready = 0
     for name in wanted:
         conditions = ((existing.get(name) or {}).get("status") or {}).get("conditions") or []
@@ -106,12 +103,9 @@ def digest(rendered: RenderedAddon) -> str:
 
 async def read_inventory(client: AsyncClient) -> dict[str, InventoryEntry]:
     """`read_inventory` reads the addon inventory; empty when there is none yet."""
-    try:
-        config = await client.get(ConfigMap, INVENTORY[1], namespace=INVENTORY[0])
-    except ApiError as error:
-        if error.status.code == 404:
-            return {}
-        raise
+    config = await get_or_none(client, ConfigMap, INVENTORY[1], namespace=INVENTORY[0])
+    if config is None:
+        return {}
     out: dict[str, InventoryEntry] = {}
     for name, text in (config.data or {}).items():
         try:
@@ -142,14 +136,7 @@ async def _delete_ref(client: AsyncClient, ref: str) -> None:
         return  # a kind this client cannot name (e.g. its CRD is gone): nothing left to delete
     if resource is None:
         return
-    try:
-        if namespace:
-            await client.delete(resource, name, namespace=namespace)
-        else:
-            await client.delete(resource, name)
-    except ApiError as error:
-        if error.status.code != 404:
-            raise
+    await delete_if_present(client, resource, name, namespace=namespace or None)
 
 
 async def sync_addons(client: AsyncClient, wanted: Sequence[RenderedAddon]) -> dict[str, InventoryEntry]:
