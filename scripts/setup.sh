@@ -14,7 +14,10 @@ cd "$(dirname "$0")/.."
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------------
-packages=(git ca-certificates curl procps iproute2 make)
+# The sandbox hosts run an sshd; their nodes use runc, the CNI plugins and iptables, and the test
+# web image is made from the static busybox.
+packages=(git ca-certificates curl procps iproute2 make
+  openssh-server runc containernetworking-plugins busybox-static iptables conntrack)
 missing=()
 if command -v dpkg-query >/dev/null; then
   for p in "${packages[@]}"; do

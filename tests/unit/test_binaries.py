@@ -300,7 +300,22 @@ def test_version_check_matches(output: str, ok: bool) -> None:
 def test_recipes_check_the_requested_versions() -> None:
     kube = recipes.kubernetes_recipe("v1.36.5", build_date="2026-01-01T00:00:00Z")
     assert {check.expect for check in kube.checks} == {"Kubernetes v1.36.5", "Client Version: v1.36.5"}
-    assert kube.outputs == ("kube", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+    assert kube.outputs == (
+        "kube",
+        "kube-apiserver",
+        "kube-controller-manager",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "kubectl",
+    )
+    containerd = recipes.containerd_recipe("v2.4.2")
+    assert [check.expect for check in containerd.checks] == [
+        "containerd github.com/containerd/containerd/v2 v2.4.2",
+        "ctr github.com/containerd/containerd/v2 v2.4.2",
+    ]
+    assert containerd.env == {"CGO_ENABLED": "0"}
+    assert containerd.tags == ("no_btrfs",)
     etcd = recipes.etcd_recipe("v3.5.21")
     assert [check.expect for check in etcd.checks] == [
         "etcd Version: 3.5.21",
@@ -395,6 +410,7 @@ def test_plan_adds_other_etcd_into_its_own_dir(tmp_path: Path, monkeypatch: pyte
         ("kubernetes", tmp_path / "v1.36.5"),
         ("etcd", tmp_path / "v1.36.5"),
         ("kwok", tmp_path / "v1.36.5"),
+        ("containerd", tmp_path / "containerd" / "v2.4.2"),
     ]
     other = build.plan("v1.36.5", "v3.5.21", build_date="2026-01-01T00:00:00Z")
     assert (other[-1][0].version, other[-1][1]) == ("v3.5.21", tmp_path / "etcd" / "v3.5.21")
@@ -402,7 +418,7 @@ def test_plan_adds_other_etcd_into_its_own_dir(tmp_path: Path, monkeypatch: pyte
 
 def test_tools_dir_holds_every_wrapper_module() -> None:
     tools = locate.tools_dir()
-    for module in ("kubernetes", "etcd", "kwok"):
+    for module in ("kubernetes", "etcd", "kwok", "containerd"):
         assert (tools / module / "go.mod").is_file()
         assert (tools / module / "go.sum").is_file()
 

@@ -1,10 +1,12 @@
-// Command kube is one multi-call binary for the Kubernetes control plane that kokpit runs
-// (hyperkube-style): kube-apiserver, kube-controller-manager, kube-scheduler and kubectl share
-// almost all of their packages, so compiling and linking them once makes a cold build far cheaper.
+// Command kube is one multi-call binary for the Kubernetes components that kokpit runs
+// (hyperkube-style): kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy
+// and kubectl share most of their packages, so compiling and linking them once makes a cold build
+// far cheaper.
 // It is called through a symlink named after the component, or as `kube <component> [flags]`.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,13 +27,17 @@ import (
 	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
 	scheduler "k8s.io/kubernetes/cmd/kube-scheduler/app"
+	kubelet "k8s.io/kubernetes/cmd/kubelet/app"
 )
 
 var components = map[string]func() *cobra.Command{
 	"kube-apiserver":          func() *cobra.Command { return apiserver.NewAPIServerCommand() },
 	"kube-controller-manager": func() *cobra.Command { return controllermanager.NewControllerManagerCommand() },
 	"kube-scheduler":          func() *cobra.Command { return scheduler.NewSchedulerCommand() },
+	"kube-proxy":              func() *cobra.Command { return proxy.NewProxyCommand() },
+	"kubelet":                 func() *cobra.Command { return kubelet.NewKubeletCommand(context.Background()) },
 }
 
 func main() {

@@ -36,7 +36,7 @@ from rich.progress import (
 )
 
 from kokpit.binaries import recipes
-from kokpit.binaries.locate import etcd_dir, kubernetes_dir, tools_dir
+from kokpit.binaries.locate import containerd_dir, etcd_dir, kubernetes_dir, tools_dir
 from kokpit.binaries.recipes import Recipe, VersionCheck
 from kokpit.binaries.versions import (
     DEFAULT_ETCD_VERSION,
@@ -82,14 +82,15 @@ def cpu_count() -> int:
 def plan(kubernetes_version: str, etcd_version: str, *, build_date: str) -> list[tuple[Recipe, Path]]:
     """`plan` lists the recipes a complete set for `kubernetes_version` needs, with their directories.
 
-    The Kubernetes directory gets kube, the default etcd and kwok; an `etcd_version` other than the
-    default is built into its own etcd directory as well.
+    The Kubernetes directory gets kube, the default etcd and kwok; containerd (what nodes run) is
+    built into its own directory, and so is an `etcd_version` other than the default.
     """
     directory = kubernetes_dir(kubernetes_version)
     wanted = [
         (recipes.kubernetes_recipe(kubernetes_version, build_date=build_date), directory),
         (recipes.etcd_recipe(DEFAULT_ETCD_VERSION), directory),
         (recipes.kwok_recipe(), directory),
+        (recipes.containerd_recipe(), containerd_dir()),
     ]
     if etcd_version != DEFAULT_ETCD_VERSION:
         wanted.append((recipes.etcd_recipe(etcd_version), etcd_dir(etcd_version)))

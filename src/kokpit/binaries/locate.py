@@ -3,9 +3,10 @@
 The cache is outside any repository so that every checkout and every test run shares one build:
 
     <root>/<kubernetes-version>/   kube + kube-apiserver, kube-controller-manager, kube-scheduler,
-                                   kubectl (symlinks to kube), etcd, etcdctl, etcdutl (the default
+                                   kubelet, kube-proxy, kubectl (symlinks to kube), etcd, etcdctl, etcdutl (the default
                                    etcd version) and kwok
     <root>/etcd/<etcd-version>/    etcd, etcdctl, etcdutl of any other etcd version
+    <root>/containerd/<version>/   containerd, ctr and containerd-shim-runc-v2 (what nodes run)
 
 `<root>` is `$KOKPIT_BIN_DIR`, else `~/.cache/kokpit/bin`. Nothing here runs a binary.
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from kokpit.binaries.recipes import ETCD_BINARIES, KUBE_COMPONENTS
 from kokpit.binaries.versions import (
+    CONTAINERD_VERSION,
     DEFAULT_ETCD_VERSION,
     DEFAULT_KUBERNETES_VERSION,
     validate_etcd_version,
@@ -27,8 +29,16 @@ from kokpit.errors import KokpitError
 
 BIN_DIR_ENV = "KOKPIT_BIN_DIR"
 
-KUBERNETES_DIR_FILES = ("kube", *KUBE_COMPONENTS, *ETCD_BINARIES, "kwok")
-"""Every file a complete `<root>/<kubernetes-version>/` directory holds."""
+NODE_COMPONENTS = ("kubelet", "kube-proxy")
+
+KUBERNETES_DIR_FILES = (
+    "kube",
+    *(name for name in KUBE_COMPONENTS if name not in NODE_COMPONENTS),
+    *ETCD_BINARIES,
+    "kwok",
+)
+"""Every file a local control plane with kwok nodes needs from `<root>/<kubernetes-version>/`; the
+node components beside them (kubelet, kube-proxy) are found by the machine operator."""
 
 
 class MissingBinariesError(KokpitError):
@@ -70,6 +80,11 @@ def etcd_dir(etcd_version: str) -> Path:
     if version == DEFAULT_ETCD_VERSION:
         return kubernetes_dir(DEFAULT_KUBERNETES_VERSION)
     return cache_root() / "etcd" / version
+
+
+def containerd_dir(version: str = CONTAINERD_VERSION) -> Path:
+    """`containerd_dir` is where containerd `version` lives: `<root>/containerd/<version>/`."""
+    return cache_root() / "containerd" / version
 
 
 def etcd_binaries(version: str) -> tuple[Path, Path, Path]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from kokpit.binaries.versions import (
+    CONTAINERD_VERSION,
     KWOK_KUBE_VERSION,
     KWOK_VERSION,
     parse_go_version,
@@ -27,7 +28,14 @@ class GoTooOldError(KokpitError):
     """The local Go cannot build a wrapper module, not even by fetching a newer toolchain."""
 
 
-KUBE_COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+KUBE_COMPONENTS = (
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kube-proxy",
+    "kubectl",
+)
 """Names under which the multi-call `kube` binary is linked; each is a symlink to `kube`."""
 
 ETCD_BINARIES = ("etcd", "etcdctl", "etcdutl")
@@ -50,6 +58,11 @@ ETCD_MODULES = (
     "go.etcd.io/etcd/server/v3",
 )
 """etcd's modules, all required and `replace`d at one version by tools/etcd/go.mod."""
+
+CONTAINERD_MODULE = "github.com/containerd/containerd/v2"
+CONTAINERD_BINARIES = ("containerd", "ctr", "containerd-shim-runc-v2")
+CONTAINERD_BUILD_TAGS = ("no_btrfs",)
+"""containerd's btrfs snapshotter needs btrfs headers; nodes use overlayfs or native instead."""
 
 KWOK_MODULE = "sigs.k8s.io/kwok"
 KWOK_CONSTS = "sigs.k8s.io/kwok/pkg/consts"
@@ -137,7 +150,8 @@ def kwok_ldflags(version: str = KWOK_VERSION, *, kube_version: str = KWOK_KUBE_V
 def kubernetes_recipe(version: str, *, build_date: str) -> Recipe:
     """`kubernetes_recipe` builds the multi-call `kube` from tools/kubernetes at `version`."""
     version = validate_kubernetes_version(version)
-    checks = [VersionCheck(name, ("--version",), f"Kubernetes {version}") for name in KUBE_COMPONENTS[:3]]
+    servers = [name for name in KUBE_COMPONENTS if name != "kubectl"]
+    checks = [VersionCheck(name, ("--version",), f"Kubernetes {version}") for name in servers]
     checks.append(VersionCheck("kubectl", ("version", "--client"), f"Client Version: {version}"))
     return Recipe(
         module="kubernetes",
@@ -184,6 +198,33 @@ def kwok_recipe() -> Recipe:
         env={"CGO_ENABLED": "0"},
         anchor=KWOK_MODULE,
         checks=(VersionCheck("kwok", ("--version",), f"kwok version {KWOK_VERSION}"),),
+    )
+
+
+def containerd_ldflags(version: str, *, revision: str = "kokpit") -> str:
+    """`containerd_ldflags` stamps the version as containerd's Makefile does, and strips symbols.
+
+    The module proxy carries no commit, so the revision says who built it.
+    """
+    package = f"{CONTAINERD_MODULE}/version"
+    return f"-X {package}.Version={version} -X {package}.Revision={revision} -s -w"
+
+
+def containerd_recipe(version: str = CONTAINERD_VERSION) -> Recipe:
+    """`containerd_recipe` builds containerd, ctr and the runc shim from tools/containerd, statically."""
+    stamp = f"{CONTAINERD_MODULE} {version}"
+    return Recipe(
+        module="containerd",
+        version=version,
+        targets=tuple((name, f"{CONTAINERD_MODULE}/cmd/{name}") for name in CONTAINERD_BINARIES),
+        ldflags=containerd_ldflags(version),
+        tags=CONTAINERD_BUILD_TAGS,
+        env={"CGO_ENABLED": "0"},
+        anchor=CONTAINERD_MODULE,
+        checks=(
+            VersionCheck("containerd", ("--version",), f"containerd {stamp}"),
+            VersionCheck("ctr", ("--version",), f"ctr {stamp}"),
+        ),
     )
 
 

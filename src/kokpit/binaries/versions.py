@@ -12,6 +12,9 @@ from kokpit.errors import KokpitError
 
 DEFAULT_KUBERNETES_VERSION = "v1.36.5"
 DEFAULT_ETCD_VERSION = "v3.6.16"
+CONTAINERD_VERSION = "v2.4.2"
+"""The containerd that nodes run: 2.x, since kubelet 1.36 no longer supports containerd 1.x."""
+
 KWOK_VERSION = "v0.8.0"
 # kwok's release build passes the newest Kubernetes release it supports as its default KubeVersion:
 # the first line of supported_releases.txt in sigs.k8s.io/kwok v0.8.0.
