@@ -3,8 +3,8 @@
 The cache is outside any repository so that every checkout and every test run shares one build:
 
     <root>/<kubernetes-version>/   kube + kube-apiserver, kube-controller-manager, kube-scheduler,
-                                   kubelet, kube-proxy, kubectl (symlinks to kube), etcd, etcdctl, etcdutl (the default
-                                   etcd version) and kwok
+                                   kubelet, kube-proxy, kubectl (symlinks to kube), etcd,
+                                   etcdctl, etcdutl (the default etcd version) and kwok
     <root>/etcd/<etcd-version>/    etcd, etcdctl, etcdutl of any other etcd version
     <root>/containerd/<version>/   containerd, ctr and containerd-shim-runc-v2 (what nodes run)
 
