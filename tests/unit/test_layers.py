@@ -30,6 +30,7 @@ LAYERS: dict[str, int] = {
     "propagation": 3,
     "etcd": 3,
     "hosted": 3,
+    "machines": 3,
     # local fleets
     "sandbox": 4,
     # entry points

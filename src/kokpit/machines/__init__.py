@@ -1,0 +1,1 @@
+"""Machines: real worker nodes, prepared over SSH, joined to a cluster and kept consistent."""
