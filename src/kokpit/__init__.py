@@ -14,6 +14,7 @@ from __future__ import annotations
 from kokpit.api import ALL_RESOURCES, Cluster
 from kokpit.api.etcd import EtcdBackup, EtcdCluster
 from kokpit.api.hostedcluster import HostedCluster
+from kokpit.api.machine import Host, Machine, MachineHealthCheck, MachineSet, NodeComponent
 from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
 from kokpit.api.policy import ClusterPropagationPolicy, PropagationPolicy
 from kokpit.api.work import ClusterResourceBinding, ResourceBinding, Work
@@ -39,10 +40,15 @@ __all__ = [
     "ClusterResourceBinding",
     "EtcdBackup",
     "EtcdCluster",
+    "Host",
     "HostedCluster",
     "HubSettings",
     "KokpitError",
+    "Machine",
+    "MachineHealthCheck",
+    "MachineSet",
     "Manager",
+    "NodeComponent",
     "OverridePolicy",
     "PropagationPolicy",
     "ResourceBinding",
