@@ -265,7 +265,7 @@ class HostSpec(KokpitModel):
                 reason="FieldValueInvalid",
             ),
             cel(
-                "isIP(self.address) || self.address.matches('" + DNS_SUBDOMAIN_PATTERN + "')",
+                "isIP(self.address) || self.address.matches(r'" + DNS_SUBDOMAIN_PATTERN + "')",
                 "address must be an IP address or a DNS name",
                 field_path=".address",
                 reason="FieldValueInvalid",
@@ -591,7 +591,7 @@ class MachineHealthCheckSpec(KokpitModel):
         json_schema_extra=validations(
             cel(
                 "!has(self.maxUnhealthy) || (type(self.maxUnhealthy) == int ? self.maxUnhealthy >= 0 : "
-                "string(self.maxUnhealthy).matches('" + PERCENT_PATTERN + "'))",
+                "string(self.maxUnhealthy).matches(r'" + PERCENT_PATTERN + "'))",
                 "maxUnhealthy must be a count or a percentage such as 40%",
                 field_path=".maxUnhealthy",
                 reason="FieldValueInvalid",
