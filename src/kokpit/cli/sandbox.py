@@ -14,9 +14,11 @@ from rich.console import Console
 from rich.table import Table
 
 from kokpit import sandbox
+from kokpit.cli import sandbox_hosts
 from kokpit.cli.errors import fail
 
 app = typer.Typer(help="A hub and member clusters as real local processes.", no_args_is_help=True)
+app.add_typer(sandbox_hosts.app, name="hosts")
 
 DirOption = Annotated[
     Path | None,
