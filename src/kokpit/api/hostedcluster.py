@@ -196,9 +196,13 @@ class ExposureSpec(KokpitModel):
     """Kubernetes runtime: the type of the API server's Service in the meta cluster (default
     LoadBalancer)."""
     address: Annotated[str, Field(min_length=1, max_length=64)] = "127.0.0.1"
-    """Process runtime: the address the API server listens on and advertises."""
+    """Process runtime: the IP address of this machine the control plane listens on and advertises,
+    named in the API server's certificate. Real nodes (Machines) must reach it: the default loopback
+    address serves kokpit alone; an address on the nodes' network (e.g. 10.77.0.1, the sandbox hosts'
+    bridge) serves nodes too. Kubernetes runtime: the node address of a NodePort Service."""
     port: Annotated[int, Field(ge=1024, le=65535)] | None = None
-    """Process runtime: the port; a free one is chosen (and kept) when unset."""
+    """Process runtime: the port; a free one on `address` is chosen once and kept (nodes keep the URL),
+    never one another component under the same root has recorded."""
 
 
 class CertificatesSpec(KokpitModel):

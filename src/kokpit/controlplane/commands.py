@@ -32,6 +32,16 @@ HUB_CONTROLLERS: tuple[str, ...] = (
     "token-cleaner-controller",
 )
 
+# Controllers of a cluster that runs workloads and accepts nodes: every default controller, plus
+# the two that are off by default and TLS bootstrap needs: the bootstrap signer (signs the
+# `cluster-info` ConfigMap with bootstrap tokens) and the token cleaner (deletes expired bootstrap
+# token Secrets). The CSR approving and signing controllers are among the defaults.
+CLUSTER_CONTROLLERS: tuple[str, ...] = ("*", "bootstrap-signer-controller", "token-cleaner-controller")
+
+KUBELET_PREFERRED_ADDRESS_TYPES: tuple[str, ...] = ("InternalIP", "Hostname")
+"""How the API server dials a kubelet (logs, exec, port-forward): by the node's InternalIP first. A
+node's hostname need not resolve where the API server runs (the default tries Hostname first)."""
+
 
 @dataclass(frozen=True)
 class EtcdMember:
@@ -155,6 +165,7 @@ def kube_apiserver_argv(binary: Path, *, options: APIServerOptions, pki: PKIPath
         "--enable-admission-plugins=NodeRestriction",
         "--allow-privileged=true",
         "--enable-bootstrap-token-auth=true",
+        "--kubelet-preferred-address-types=" + ",".join(KUBELET_PREFERRED_ADDRESS_TYPES),
         f"--requestheader-client-ca-file={pki.front_proxy_ca_cert}",
         "--requestheader-allowed-names=front-proxy-client",
         "--requestheader-extra-headers-prefix=X-Remote-Extra-",
@@ -175,10 +186,13 @@ def kube_controller_manager_argv(
     bind_address: str,
     secure_port: int,
     cert_dir: Path,
-    controllers: Sequence[str] = ("*",),
+    controllers: Sequence[str] = CLUSTER_CONTROLLERS,
     leader_elect: bool = False,
 ) -> list[str]:
-    """The kube-controller-manager command line; `controllers` narrows it (the hub profile)."""
+    """The kube-controller-manager command line; `controllers` narrows it (the hub profile).
+
+    It signs CSRs with the cluster CA (`--cluster-signing-*-file`), so kubelets that bootstrap with a
+    token get client certificates the API server trusts."""
     return [
         *_component_base(binary, kubeconfig, bind_address, secure_port, cert_dir, leader_elect),
         f"--client-ca-file={pki.ca_cert}",

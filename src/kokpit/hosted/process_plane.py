@@ -9,6 +9,8 @@ a time to the target version, the API server first (`plan.component_versions`).
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -90,6 +92,10 @@ class ProcessControlPlane:
         # Certificates and the admin kubeconfig.
         exposure = spec.exposure
         address = exposure.address if exposure else "127.0.0.1"
+        problem = address_problem(address)
+        if problem is not None:
+            state.set(plan.CONDITION_OF[names.APISERVER], False, "AddressUnavailable", problem)
+            raise Stop
         port = exposure.port if exposure and exposure.port else _port(runtime, group, names.APISERVER)
         state.endpoint = f"https://{address}:{port}"
         cluster_pki = await ensure_pki(self.ctx, obj, spec, networking, state, apiserver_ips=(address,))
@@ -278,6 +284,22 @@ class ProcessControlPlane:
         # After launching, the versions now running are the planned ones.
         for component in names.CONTROL_PLANE:
             state.running[component] = versions[component]
+
+
+def address_problem(address: str) -> str | None:
+    """`address_problem` says why the control plane cannot listen on `address` here (not an IP, or
+    not one of this machine's: a node network's bridge that is not up), or None when it can."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"exposure.address {address!r} is not an IP address"
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((address, 0))
+    except OSError as error:
+        return f"exposure.address {address} is not an address of this machine: {error.strerror or error}"
+    return None
 
 
 def _port(runtime: ProcessRuntime, group: Group, component: str) -> int:

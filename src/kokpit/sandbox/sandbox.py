@@ -385,7 +385,7 @@ def _launch_controller_manager(
         bind_address=HOST,
         secure_port=port,
         cert_dir=cluster.root / "certs" / "controller-manager",
-        controllers=commands.HUB_CONTROLLERS if hub else ("*",),
+        controllers=commands.HUB_CONTROLLERS if hub else commands.CLUSTER_CONTROLLERS,
     )
     _launch(
         directory,

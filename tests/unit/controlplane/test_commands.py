@@ -61,3 +61,32 @@ def test_hub_controller_manager_runs_no_workload_controllers() -> None:
     assert "garbage-collector-controller" in controllers
     for workload in ("deployment-controller", "replicaset-controller", "job-controller", "*"):
         assert workload not in controllers
+
+
+def test_cluster_controller_manager_runs_what_tls_bootstrap_needs() -> None:
+    argv = commands.kube_controller_manager_argv(
+        Path("/bin/kcm"),
+        kubeconfig=Path("/k"),
+        pki=PKI,
+        bind_address="127.0.0.1",
+        secure_port=1,
+        cert_dir=Path("/c"),
+    )
+    got = flags(argv)
+    controllers = got["controllers"].split(",")
+    # Every default controller (CSR approving and signing among them), plus the two off by default.
+    assert controllers[0] == "*"
+    assert {"bootstrap-signer-controller", "token-cleaner-controller"} <= set(controllers)
+    assert got["cluster-signing-cert-file"] == "/pki/ca.crt"
+    assert got["cluster-signing-key-file"] == "/pki/ca.key"
+
+
+def test_apiserver_takes_bootstrap_tokens_and_dials_kubelets_by_internal_ip() -> None:
+    options = commands.APIServerOptions(
+        bind_address="10.77.0.1", secure_port=6443, etcd_servers=["https://127.0.0.1:2379"]
+    )
+    got = flags(commands.kube_apiserver_argv(Path("/bin/kube-apiserver"), options=options, pki=PKI))
+    assert got["enable-bootstrap-token-auth"] == "true"
+    assert got["kubelet-preferred-address-types"] == "InternalIP,Hostname"
+    assert got["kubelet-client-certificate"] == "/pki/apiserver-kubelet-client.crt"
+    assert (got["bind-address"], got["advertise-address"]) == ("10.77.0.1", "10.77.0.1")

@@ -85,14 +85,25 @@ class ProcessRuntime:
         return Addresses(client_url=client, peer_url=peer, listen_client_url=client, listen_peer_url=peer)
 
     def _free_port(self) -> int:
-        """A port the kernel says is free, never one handed out before by this runtime."""
+        """A port the kernel says is free, never one handed out before by this runtime nor recorded
+        by a component under `root` (a stopped one keeps its ports: after a restart of kokpit, or
+        with several runtimes sharing the root, a new component must not take them)."""
+        recorded = self._recorded_ports()
         while True:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
                 sock.bind((self.host, 0))
                 port = int(sock.getsockname()[1])
-            if port not in self._given:
+            if port not in self._given and port not in recorded:
                 self._given.add(port)
                 return port
+
+    def _recorded_ports(self) -> set[int]:
+        ports: set[int] = set()
+        for path in self.root.glob(f"*/*/*/{PORTS_FILE}"):
+            for value in (_read_json(path) or {}).values():
+                if isinstance(value, int):
+                    ports.add(value)
+        return ports
 
     def certificate_hosts(self, group: Group) -> tuple[tuple[str, ...], tuple[str, ...]]:
         return ("localhost",), (self.host,)
