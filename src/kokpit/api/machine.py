@@ -68,6 +68,8 @@ debian, amd64."""
 PROMOTED_REVISION_ANNOTATION = f"{GROUP}/promoted-revision"
 """On a MachineSet: the revision `kokpit machines promote` let past the canary."""
 
+STEPS = ("install", "configure", "check", "repair", "remove")
+"""A variant's scripts, in the order of a component's life."""
 MAX_SCRIPT = 65536
 MAX_CONTENT = 262144
 
