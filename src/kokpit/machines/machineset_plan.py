@@ -7,9 +7,10 @@ several free hosts in one pass, so new machines provision in parallel.
 - **Scale out**: one new Machine per missing replica, each claiming a free Host that matches
   `hostSelector`, hosts taken by name. Too few hosts: as many as there are, and `Scaled` False with
   reason `InsufficientHosts` naming the counts.
-- **Scale in**: delete the Machines to go, preferring not-ready ones, then ones on an old revision,
-  then the newest (Cluster API's "Newest" delete policy), ties by name (last first). Draining the
-  node, `remove`, deleting the Node and freeing the Host happen on the Machine's deletion.
+- **Scale in**: the Machines to go, preferring one whose drain already began, then not-ready ones,
+  then ones on an old revision, then the newest (Cluster API's "Newest" delete policy), ties by name
+  (last first). The controller drains each one's node before deleting the Machine; `remove`,
+  deleting the Node and freeing the Host happen on the Machine's deletion.
 - **Rolling update in place**: the revision is a stable hash of the template's `spec`. A Machine on
   another revision is updated *in place*: its spec (components and their versions and parameters,
   node labels, taints) is set to the template's, keeping its host; the Machine controller then
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kokpit.api.machine import PROMOTED_REVISION_ANNOTATION
 from kokpit.machines.selectors import describe, matches
 from kokpit.runtime.conditions import Condition
 
@@ -46,7 +48,7 @@ SET_LABEL = "machines.kokpit.io/machine-set"
 """On every Machine of a set: the set's name (Machines also carry a controller owner reference)."""
 REVISION_LABEL = "machines.kokpit.io/revision"
 """On every Machine of a set: the revision (template spec hash) its spec was last set to."""
-PROMOTED_ANNOTATION = "machines.kokpit.io/promoted-revision"
+PROMOTED_ANNOTATION = PROMOTED_REVISION_ANNOTATION
 """On a MachineSet: the revision promoted past its canary (written by `kokpit machines promote`)."""
 
 MAX_NAME = 63
@@ -128,6 +130,8 @@ class MachineView:
     ready: bool = False
     """Ready True *and* reconciled to its current spec (status.observedGeneration = generation)."""
     deleting: bool = False
+    draining: bool = False
+    """Chosen for scale-in by an earlier pass, its node being drained: it stays the first to go."""
     created: datetime | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
 
@@ -320,7 +324,8 @@ def plan_set(machine_set: SetView, machines: Sequence[MachineView], hosts: Seque
     )
 
 
-def _deletion_order(machine: MachineView, revision: str) -> tuple[bool, bool, float]:
-    """Not ready first, then old revisions, then the newest (unknown creation time: oldest)."""
+def _deletion_order(machine: MachineView, revision: str) -> tuple[bool, bool, bool, float]:
+    """Being drained first, then not ready, then old revisions, then the newest (unknown creation
+    time: oldest)."""
     created = -machine.created.timestamp() if machine.created is not None else 0.0
-    return (machine.ready, machine.revision == revision, created)
+    return (not machine.draining, machine.ready, machine.revision == revision, created)

@@ -338,3 +338,12 @@ def test_scale_out_during_a_pause_starts_on_the_current_revision_and_counts_as_u
     assert plan.updates == ()
     assert plan.paused
     assert plan.updated_replicas == 2
+
+
+def test_a_machine_whose_drain_began_stays_the_one_to_go() -> None:
+    machines = [
+        machine("h1", ready=False),
+        MachineView(name="pool-h2", host="h2", revision=NEW, ready=True, draining=True, created=T0),
+        machine("h3"),
+    ]
+    assert plan_set(ms(2), machines, []).deletes == ("pool-h2",)
