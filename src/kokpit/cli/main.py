@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import binaries, etcd, fleet, hosted, hub, install, plan, sandbox
+from kokpit.cli import binaries, etcd, fleet, hosted, hub, install, machines, plan, sandbox
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -22,6 +22,8 @@ app.add_typer(binaries.app, name="binaries")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(hub.app, name="hub")
 app.add_typer(etcd.app, name="etcd")
+app.add_typer(machines.app, name="machines")
+app.add_typer(machines.hosts_app, name="hosts")
 app.add_typer(fleet.get_app, name="get")
 app.add_typer(hosted.create_app, name="create")
 app.add_typer(hosted.delete_app, name="delete")
