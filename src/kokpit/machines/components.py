@@ -118,7 +118,8 @@ def install_order(
     wanted: Sequence[tuple[str, str]], catalogue: Mapping[str, NodeComponent]
 ) -> list[tuple[str, str]]:
     """`install_order` returns `wanted` (component name, version) sorted so that every component
-    comes after those it depends on; ties are broken by name.
+    comes after those it depends on, otherwise in the order listed (a list already in install order
+    stays as it is).
 
     `catalogue` maps names to NodeComponents. Raises `DuplicateComponent`, `UnknownComponent`,
     `UnknownComponentVersion`, `MissingDependency` (a dependency the Machine does not list) or
@@ -148,22 +149,24 @@ def install_order(
 
 
 def _topological(needs: Mapping[str, Sequence[str]]) -> list[str]:
-    """Kahn's algorithm with a heap, so equal candidates come out by name."""
+    """Kahn's algorithm with a heap on the listed position, so equal candidates keep the listed order."""
+    position = {name: index for index, name in enumerate(needs)}
     waiting = {name: len(set(deps)) for name, deps in needs.items()}
     dependents: dict[str, list[str]] = {name: [] for name in needs}
     for name, deps in needs.items():
         for dep in set(deps):
             dependents[dep].append(name)
-    ready = [name for name, count in waiting.items() if count == 0]
+    ready = [position[name] for name, count in waiting.items() if count == 0]
     heapq.heapify(ready)
+    names = list(needs)
     order: list[str] = []
     while ready:
-        name = heapq.heappop(ready)
+        name = names[heapq.heappop(ready)]
         order.append(name)
         for dependent in dependents[name]:
             waiting[dependent] -= 1
             if waiting[dependent] == 0:
-                heapq.heappush(ready, dependent)
+                heapq.heappush(ready, position[dependent])
     if len(order) < len(needs):
         cycle = _a_cycle({n: d for n, d in needs.items() if n not in order})
         raise DependencyCycle(f"components depend on each other in a cycle: {' -> '.join(cycle)}")

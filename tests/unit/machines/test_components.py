@@ -116,13 +116,18 @@ NODE = [
     [
         pytest.param(
             NODE,
-            ["cni-plugins", "runc", "containerd", "kubelet", "kube-proxy"],
-            id="a node listed backwards: dependencies first, ties by name",
+            ["runc", "cni-plugins", "containerd", "kubelet", "kube-proxy"],
+            id="a node listed backwards: dependencies first, otherwise as listed",
         ),
         pytest.param(
             list(reversed(NODE)),
             ["cni-plugins", "runc", "containerd", "kubelet", "kube-proxy"],
-            id="the listed order does not matter",
+            id="a node listed in install order stays as it is",
+        ),
+        pytest.param(
+            [("kubelet", "v1.36.5"), ("runc", "1.0"), ("containerd", "1.0"), ("cni-plugins", "1.0")],
+            ["runc", "cni-plugins", "containerd", "kubelet"],
+            id="mixed: each waits only for what it depends on",
         ),
         pytest.param([("runc", "1.0")], ["runc"], id="one component"),
         pytest.param([], [], id="nothing"),
