@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import binaries, etcd, fleet, hosted, hub, install, machines, plan, sandbox
+from kokpit.cli import binaries, etcd, fleet, hosted, hub, images, install, machines, plan, sandbox
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(binaries.app, name="binaries")
+app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(hub.app, name="hub")
 app.add_typer(etcd.app, name="etcd")
