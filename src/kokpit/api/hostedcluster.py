@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from kokpit.api.crd import PrinterColumn, ResourceType
+from kokpit.api.machine import MachineComponent, NodeTaint, RolloutStrategy
 from kokpit.api.meta import (
     DNS_LABEL_PATTERN,
     DNS_SUBDOMAIN_PATTERN,
@@ -32,6 +33,7 @@ from kokpit.api.meta import (
     list_map,
     validations,
 )
+from kokpit.api.policy import LabelSelector
 
 GROUP = "cluster.kokpit.io"
 VERSION = "v1alpha1"
@@ -225,12 +227,41 @@ class AddonSpec(KokpitModel):
     """Values for the addon's templates, over its defaults."""
 
 
+class WorkersSpec(KokpitModel):
+    """Real worker nodes: a MachineSet of Machines on free Hosts of the same namespace, each joined to
+    the cluster by TLS bootstrap (the kwok nodes of `nodes` are simulations; these run containers)."""
+
+    replicas: Annotated[int, Field(ge=0, le=MAX_NODES)] = 1
+    """How many machine-backed nodes."""
+    host_selector: LabelSelector | None = None
+    """Labels of the Hosts the machines may claim; any Available Host of the namespace when unset."""
+    components: (
+        Annotated[list[MachineComponent], Field(max_length=64, json_schema_extra=list_map("name"))] | None
+    ) = None
+    """The NodeComponents each machine runs; when unset, the built-in node: runc, cni-plugins,
+    containerd, and kubelet and kube-proxy at the version the control plane runs (so an upgrade
+    rolls the nodes after the control plane)."""
+    labels: dict[str, str] | None = None
+    """Labels the Nodes register with."""
+    taints: (
+        Annotated[list[NodeTaint], Field(max_length=64, json_schema_extra=list_map("key", "effect"))] | None
+    ) = None
+    """Taints the Nodes register with."""
+    strategy: RolloutStrategy | None = None
+    """How a change of the components reaches the machines (maxUnavailable, canary)."""
+
+
 REPLICAS_MESSAGE = "the process runtime runs one replica of each component: controlPlane.replicas must be 1"
 KUBERNETES_ADDONS_MESSAGE = (
     "the kubernetes runtime cannot install addons yet (its control plane has no nodes): "
     "leave addons unset or empty"
 )
 KUBERNETES_NODES_MESSAGE = "the kubernetes runtime cannot run kwok nodes yet: nodes must be 0"
+KUBERNETES_WORKERS_MESSAGE = "the kubernetes runtime cannot take machines yet: leave workers unset"
+WORKERS_LOOPBACK_MESSAGE = (
+    "workers need the API server on the nodes' network: set exposure.address to an address they "
+    "reach (e.g. 10.77.0.1, the sandbox hosts' bridge); a loopback address is the node itself"
+)
 KUBERNETES_JOIN_MESSAGE = (
     "the kubernetes runtime cannot join the fleet yet (the hub cannot reach its API server): set join: false"
 )
@@ -273,6 +304,20 @@ class HostedClusterSpec(KokpitModel):
                 reason="FieldValueForbidden",
             ),
             cel(
+                "self.runtime != 'kubernetes' || !has(self.workers)",
+                KUBERNETES_WORKERS_MESSAGE,
+                field_path=".workers",
+                reason="FieldValueForbidden",
+            ),
+            cel(
+                "self.runtime == 'kubernetes' || !has(self.workers) || self.workers.replicas == 0 || "
+                "(has(self.exposure) && has(self.exposure.address) && "
+                "!self.exposure.address.startsWith('127.') && self.exposure.address != '::1')",
+                WORKERS_LOOPBACK_MESSAGE,
+                field_path=".exposure.address",
+                reason="FieldValueInvalid",
+            ),
+            cel(
                 "self.runtime != 'kubernetes' || (has(self.join) && !self.join)",
                 KUBERNETES_JOIN_MESSAGE,
                 field_path=".join",
@@ -300,9 +345,13 @@ class HostedClusterSpec(KokpitModel):
     """Certificate lifetimes."""
     addons: Annotated[list[AddonSpec], Field(max_length=64, json_schema_extra=list_map("name"))] | None = None
     """Addons to install; coredns and kube-proxy when unset, none when empty (the kubernetes runtime
-    installs none yet and refuses a non-empty list)."""
+    installs none yet and refuses a non-empty list). With workers, none when unset: their nodes run
+    kube-proxy as a NodeComponent, and coredns's image is on a registry the nodes may not reach."""
     nodes: Annotated[int, Field(ge=0, le=MAX_NODES)] = 0
     """Number of kwok nodes (simulated nodes that run pods without containers)."""
+    workers: WorkersSpec | None = None
+    """Real worker nodes (Machines of a MachineSet `<name>-workers`); the API server must serve on
+    their network (`exposure.address`). Process runtime only."""
     join: bool = True
     """Join the cluster to the fleet (a Cluster of the same name) once it is Ready. The kubernetes
     runtime cannot join yet: it needs `join: false`."""
@@ -322,7 +371,13 @@ def runtime_problem(spec: HostedClusterSpec) -> str | None:
     if spec.runtime is HostedRuntime.PROCESS:
         if spec.control_plane is not None and spec.control_plane.replicas != 1:
             return REPLICAS_MESSAGE
+        if spec.workers is not None and spec.workers.replicas > 0:
+            address = spec.exposure.address if spec.exposure else "127.0.0.1"
+            if address.startswith("127.") or address == "::1":
+                return WORKERS_LOOPBACK_MESSAGE
         return None
+    if spec.workers is not None:
+        return KUBERNETES_WORKERS_MESSAGE
     if spec.addons:
         return KUBERNETES_ADDONS_MESSAGE
     if spec.nodes:

@@ -34,7 +34,10 @@ async def ensure_addons(
     catalog = addons.Catalog.of(addons.builtin(), await imported_addons(ctx))
     requested = [addons.AddonRequest(n) for n in addons.ALWAYS_INSTALLED]
     if spec.addons is None:
-        requested += [addons.AddonRequest(n) for n in addons.DEFAULT_ADDONS]
+        # With workers, none by default: their nodes run kube-proxy as a NodeComponent, and coredns's
+        # image is on a registry the nodes may not reach (see `HostedClusterSpec.addons`).
+        if spec.workers is None:
+            requested += [addons.AddonRequest(n) for n in addons.DEFAULT_ADDONS]
     else:
         requested += [addons.AddonRequest(a.name, a.version, a.parameters) for a in spec.addons]
     facts = addons.ClusterFacts(

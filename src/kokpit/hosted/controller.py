@@ -6,7 +6,8 @@ Each pass recomputes everything from the hub and the runtime, in steps of their 
 2. etcd: the owned `EtcdCluster` or the shared one, and its client access (`etcd`);
 3. the control plane through its runtime (`process_plane` or `kubernetes_plane`), which makes the
    PKI (`pki_step`) and the admin kubeconfig and reports whether kokpit reached the API server;
-4. inside the cluster, when the runtime can (kwok nodes, addons: `inside`, `addons_step`);
+4. inside the cluster, when the runtime can (kwok nodes, addons: `inside`, `addons_step`), and the
+   MachineSet of its machine-backed workers (`workers_step`);
 5. the fleet join (`join`);
 6. the status (`status`), written once through `kokpit.runtime.status_writer`, also when a step
    raised.
@@ -35,6 +36,7 @@ from kokpit.hosted.process_plane import ProcessControlPlane
 from kokpit.hosted.settings import HostedSettings, default_process_root
 from kokpit.hosted.status import CONDITION_TYPES, fill_status, transition_events
 from kokpit.hosted.versions import check_version_change
+from kokpit.hosted.workers_step import ensure_workers, remove_workers
 from kokpit.runtime import (
     EventRecorder,
     Informer,
@@ -161,7 +163,7 @@ class HostedClusterReconciler:
 
         # Inside the cluster, then the fleet.
         if reached.client is not None:
-            await self._inside(reached, spec, name, target, networking, state)
+            await self._inside(obj, reached, spec, name, target, networking, state)
         ready = plan.ready_condition(state.conditions)
         if not ready.is_true:
             state.busy = True
@@ -169,6 +171,7 @@ class HostedClusterReconciler:
 
     async def _inside(
         self,
+        obj: Any,
         reached: Reached,
         spec: HostedClusterSpec,
         name: str,
@@ -178,14 +181,23 @@ class HostedClusterReconciler:
     ) -> None:
         client = reached.client
         assert client is not None
+        # Nodes follow the control plane: the workers run the oldest version it runs.
+        node_version = lowest(state.running) or target
+        wanted_workers, problem = await ensure_workers(self.ctx, obj, spec, node_version, networking)
         ready_nodes, wanted_nodes = await inside.ensure_nodes(client, name, spec.nodes)
+        if spec.workers is not None:
+            ready_nodes += await inside.ready_real_nodes(client)
+            wanted_nodes += wanted_workers
         state.ready_nodes = ready_nodes
-        state.set(
-            "NodesReady",
-            ready_nodes >= wanted_nodes,
-            "NodesReady" if ready_nodes >= wanted_nodes else "NodesNotReady",
-            f"{ready_nodes}/{wanted_nodes} nodes Ready",
-        )
+        if problem is not None:
+            state.set("NodesReady", False, "WorkersInvalid", problem)
+        else:
+            state.set(
+                "NodesReady",
+                ready_nodes >= wanted_nodes,
+                "NodesReady" if ready_nodes >= wanted_nodes else "NodesNotReady",
+                f"{ready_nodes}/{wanted_nodes} nodes Ready",
+            )
         await ensure_addons(self.ctx, client, spec, name, target, state, networking)
         if not await inside.default_service_account(client):
             state.set(
@@ -201,6 +213,9 @@ class HostedClusterReconciler:
         namespace, name = str(obj.metadata.namespace), str(obj.metadata.name)
         if names.FINALIZER not in (obj.metadata.finalizers or []):
             return Result()
+        # The machines first: they drain their nodes through this control plane and free their Hosts.
+        if not await remove_workers(self.ctx, obj):
+            return Result(requeue_after=self.settings.busy_seconds)
         try:
             spec: HostedClusterSpec | None = HostedClusterSpec.model_validate(obj.get("spec") or {})
         except ValidationError:

@@ -86,6 +86,18 @@ async def ensure_nodes(client: AsyncClient, cluster: str, count: int) -> tuple[i
     return ready, len(wanted)
 
 
+async def ready_real_nodes(client: AsyncClient) -> int:
+    """`ready_real_nodes` counts the Ready Nodes that are not kokpit's kwok nodes (machines)."""
+    ready = 0
+    async for found in client.list(PlainNode):
+        if ((found.get("metadata") or {}).get("labels") or {}).get(names.NODE_LABEL) == "true":
+            continue
+        conditions = (found.get("status") or {}).get("conditions") or []
+        if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
+            ready += 1
+    return ready
+
+
 @dataclass(frozen=True)
 class InventoryEntry:
     """What was applied for one addon."""

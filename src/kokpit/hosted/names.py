@@ -1,8 +1,9 @@
 """Every name the hosted-cluster controller derives, so an object can be followed with `kubectl get`.
 
 A HostedCluster `ns/demo` owns, in the hub: the EtcdCluster `ns/demo-etcd` (dedicated etcd), the
-Secrets `ns/demo-pki` (its CAs and certificates) and `ns/demo-admin-kubeconfig`; when joined, the
-fleet's `Cluster demo` and its Secret `kokpit-system/demo-kubeconfig`.
+Secrets `ns/demo-pki` (its CAs and certificates) and `ns/demo-admin-kubeconfig`; with workers, the
+MachineSet `ns/demo-workers` (its Machines carry `CLUSTER_LABEL=demo`); when joined, the fleet's
+`Cluster demo` and its Secret `kokpit-system/demo-kubeconfig`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ def pki_secret_name(cluster: str) -> str:
 def admin_kubeconfig_secret_name(cluster: str) -> str:
     """`admin_kubeconfig_secret_name` is the hub Secret with the admin kubeconfig (key `kubeconfig`)."""
     return f"{cluster}-admin-kubeconfig"
+
+
+def workers_machine_set_name(cluster: str) -> str:
+    """`workers_machine_set_name` is the MachineSet of the cluster's machine-backed nodes."""
+    return f"{cluster}-workers"
 
 
 def group_of(namespace: str, cluster: str) -> Group:

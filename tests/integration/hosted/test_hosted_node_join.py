@@ -36,11 +36,13 @@ from lightkube.resources.authentication_v1 import SelfSubjectReview
 from lightkube.resources.certificates_v1 import CertificateSigningRequest
 from lightkube.resources.core_v1 import Secret
 
+from kokpit.hosted import HostedClusterResource
+from kokpit.hosted.workers_step import MachineSetResource
 from kokpit.machines import join
 from kokpit.machines.targets import TargetUnavailable, target_cluster_access
 from kokpit.runtime import get_or_none
 from kokpit.runtime.clients import make_client
-from tests.integration.hosted.conftest import CURRENT, HostedEnv
+from tests.integration.hosted.conftest import CURRENT, HostedEnv, condition
 
 pytestmark = pytest.mark.integration
 
@@ -285,3 +287,51 @@ async def test_a_cluster_on_loopback_is_refused_for_nodes(hosted_env: HostedEnv)
         "nowhere",
     )
     assert any("203.0.113.7" in str(c.get("message")) for c in unavailable["conditions"])
+
+
+async def test_workers_ask_for_a_machine_set_and_go_before_the_control_plane(
+    node_network: str, hosted_env: HostedEnv
+) -> None:
+    """`spec.workers` becomes a MachineSet owned by the cluster (no machine operator runs here, so no
+    Machine appears: the cluster says how many of its nodes are missing); deleting the cluster deletes
+    the MachineSet first."""
+    env = hosted_env
+    spec = {
+        "kubernetesVersion": CURRENT,
+        "exposure": {"address": GATEWAY},
+        "join": False,
+        "workers": {"replicas": 2},
+    }
+    await env.create("work", spec)
+    status = await env.wait(
+        "NodesReady False with 0/2",
+        lambda s: condition(s, "NodesReady").get("message") == "0/2 nodes Ready",
+        "work",
+        timeout=180,
+    )
+    assert status["phase"] != "Ready"
+    assert [a["name"] for a in status.get("addons") or []] == ["kokpit-access"]  # no kube-proxy DaemonSet
+    machine_set = await env.client.get(MachineSetResource, "work-workers", namespace=env.namespace)
+    hosted = await env.get("work")
+    assert [o.uid for o in machine_set.metadata.ownerReferences or []] == [hosted.metadata.uid]
+    template = machine_set["spec"]["template"]
+    assert template["spec"]["clusterRef"] == {"kind": "HostedCluster", "name": "work"}
+    assert {
+        "name": "kubelet",
+        "version": CURRENT,
+        "parameters": {"clusterDomain": "cluster.local"},
+    } in template["spec"]["components"]
+    assert machine_set["spec"]["replicas"] == 2
+
+    await env.patch_spec("work", {"workers": {"replicas": 1}})
+    await env.wait("0/1", lambda s: condition(s, "NodesReady").get("message") == "0/1 nodes Ready", "work")
+    assert (await env.client.get(MachineSetResource, "work-workers", namespace=env.namespace))["spec"][
+        "replicas"
+    ] == 1
+
+    await env.client.delete(HostedClusterResource, "work", namespace=env.namespace)
+    deadline = time.monotonic() + 120
+    while await get_or_none(env.client, HostedClusterResource, "work", namespace=env.namespace) is not None:
+        assert time.monotonic() < deadline, "the cluster with workers was not deleted"
+        await asyncio.sleep(0.5)
+    assert await get_or_none(env.client, MachineSetResource, "work-workers", namespace=env.namespace) is None
