@@ -88,12 +88,14 @@ def access_from_kubeconfig(
     source: str,
     server: str | None = None,
     allow_exec_credentials: bool = False,
+    for_nodes: bool = True,
 ) -> TargetAccess:
     """`access_from_kubeconfig` reads the URL and CA of the current context of `kubeconfig` (pure).
 
     `server` overrides the kubeconfig's URL (a fleet Cluster's `spec.apiEndpoint`). Raises
     `TargetUnavailable` when the kubeconfig is unusable, carries no embedded CA, runs credential
-    plugins (unless allowed), or its server is on a loopback address."""
+    plugins (unless allowed), or, `for_nodes`, its server is on a loopback address (pass
+    `for_nodes=False` when only kokpit itself talks to the cluster: drains, Node conditions)."""
     try:
         config = yaml.safe_load(kubeconfig)
     except yaml.YAMLError as error:
@@ -124,7 +126,7 @@ def access_from_kubeconfig(
         raise TargetUnavailable(
             "NoClusterCA", f"{source}: certificate-authority-data is not a PEM certificate"
         )
-    problem = loopback_problem(url)
+    problem = loopback_problem(url) if for_nodes else None
     if problem is not None:
         raise TargetUnavailable("NotReachableByNodes", f"{kind} {name}: {problem}")
     return TargetAccess(
@@ -171,13 +173,15 @@ async def target_cluster_access(
     name: str,
     namespace: str,
     allow_exec_credentials: bool = False,
+    for_nodes: bool = True,
 ) -> TargetAccess:
     """`target_cluster_access` finds the server URL, CA and kubeconfig of a Machine's target cluster.
 
     `kind` is `HostedCluster` (in `namespace`, the Machine's unless its clusterRef names another) or
     `Cluster` (a fleet member; `namespace` is ignored). Raises `TargetUnavailable` with a reason:
     `ClusterNotFound`, `KubeconfigPending` (a HostedCluster before its API server has a kubeconfig),
-    `KubeconfigInvalid`, `NoClusterCA`, `NotReachableByNodes`, `PullModeUnsupported`."""
+    `KubeconfigInvalid`, `NoClusterCA`, `NotReachableByNodes` (only `for_nodes`: a loopback server),
+    `PullModeUnsupported`."""
     if kind == HOSTED_CLUSTER_KIND:
         hosted = await get_or_none(hub, _HostedClusterResource, name, namespace=namespace)
         if hosted is None:
@@ -221,6 +225,7 @@ async def target_cluster_access(
         source=f"secret {secret_namespace}/{secret_name}",
         server=server,
         allow_exec_credentials=allow_exec_credentials,
+        for_nodes=for_nodes,
     )
 
 

@@ -216,3 +216,16 @@ def test_target_access_refuses_what_nodes_cannot_use(kubeconfig: bytes, reason: 
 )
 def test_loopback_servers_are_unreachable_by_nodes(server: str, unreachable: bool) -> None:
     assert (loopback_problem(server) is not None) == unreachable
+
+
+def test_kokpit_alone_may_use_a_loopback_server() -> None:
+    """Drains and Node reads come from kokpit, not from nodes: a sandbox member on 127.0.0.1 is fine."""
+    access = access_from_kubeconfig(
+        _kubeconfig("https://127.0.0.1:40001"),
+        kind="Cluster",
+        name="m",
+        namespace=None,
+        source="s",
+        for_nodes=False,
+    )
+    assert access.server == "https://127.0.0.1:40001"
