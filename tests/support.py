@@ -20,6 +20,7 @@ from lightkube import Client, KubeConfig
 from kokpit import sandbox as sandboxes
 from kokpit.binaries import find_binaries
 from kokpit.sandbox import SandboxState
+from kokpit.sandbox.hosts import Inventory, hosts_down, hosts_up
 
 MEMBERS = 3
 NODES = 3
@@ -192,3 +193,15 @@ async def eventually(what: str, predicate: Callable[[], bool], within: float = 3
 def data_of(obj: Any) -> dict[str, str]:
     """The `data` of a ConfigMap read from a cache (empty when there is none)."""
     return dict(obj.data or {}) if obj is not None else {}
+
+
+@contextlib.contextmanager
+def sandbox_hosts(directory: Path, count: int) -> Iterator[Inventory]:
+    """`count` sandbox hosts (network namespaces with sshd, `kokpit sandbox hosts up`) in
+    `directory`, removed at the end even when the block fails; their sshds die with this process.
+    Only one set of hosts exists at a time (they share the bridge kokpit0 and its addresses)."""
+    inventory = hosts_up(directory, count, tie_to_parent=True)
+    try:
+        yield inventory
+    finally:
+        hosts_down(directory)

@@ -252,10 +252,7 @@ def hosts_up(
             _teardown(directory, previous)
         owner = network.bridge_owner()
         if owner and owner != str(directory):
-            raise HostsError(
-                f"the bridge {BRIDGE} belongs to the sandbox hosts in {owner}; "
-                f"run: kokpit sandbox hosts down --dir {owner}"
-            )
+            _remove_abandoned(Path(owner), report)
         taken = [f"network namespace {host.netns}" for host in plans if network.netns_exists(host.netns)]
         taken += [f"link {host.veth}" for host in plans if network.link_exists(host.veth)]
         if taken:  # another directory's hosts, or by hand: never ours to remove on a failure
@@ -270,6 +267,26 @@ def hosts_up(
         except BaseException:
             _teardown(directory, state)
             raise
+
+
+def _remove_abandoned(other: Path, report: Report) -> None:
+    """Removes the hosts of `other` when they are abandoned: no command is working on them and
+    none of their sshds lives (a test run killed before its cleanup); refuses otherwise."""
+    busy = HostsError(
+        f"the bridge {BRIDGE} belongs to the sandbox hosts in {other}; "
+        f"run: kokpit sandbox hosts down --dir {other}"
+    )
+    state = read_state(other)
+    if state is None:
+        raise busy
+    try:
+        with _locked(other):
+            if any(sshd_alive(sshd) for sshd in state.sshd.values()):
+                raise busy
+            report(f"removing the abandoned hosts in {other} (their sshds are gone)")
+            _teardown(other, state)
+    except HostsError as error:
+        raise busy from error
 
 
 def _up(
