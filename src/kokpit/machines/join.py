@@ -8,8 +8,8 @@ CN `system:node:<name>`, O `system:nodes`), and the target cluster's controller-
 the cluster CA (csrsigning). From then on the kubelet uses its own certificate and renews it itself
 (`selfnodeclient`). kokpit's part, in the target cluster:
 
-- `ensure_node_bootstrap_rbac`: three ClusterRoleBindings, for the group every kokpit token carries
-  (`BOOTSTRAP_GROUP`) and for `system:nodes` (renewals);
+- `ensure_node_bootstrap_rbac`: ClusterRoleBindings for the group every kokpit token carries
+  (`BOOTSTRAP_GROUP`) and for `system:nodes` (renewals, kube-proxy);
 - `create_bootstrap_token` / `delete_bootstrap_token`: the token's Secret in kube-system, with an
   expiry, so a token lost on a host stops working on its own (the token cleaner deletes it);
 - `bootstrap_kubeconfig`: the file the host gets (pure).
@@ -69,9 +69,13 @@ RBAC_BINDINGS: tuple[tuple[str, str, str], ...] = (
         "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
         NODES_GROUP,
     ),
+    ("kokpit:node-proxier", "system:node-proxier", NODES_GROUP),
 )
 """(binding name, ClusterRole, group): submit a CSR; have a first node-client CSR approved; have the
-kubelet's renewals approved. The ClusterRoles are the API server's built-in ones (kubeadm's bindings)."""
+kubelet's renewals approved; run kube-proxy with the node's own credentials (the built-in kube-proxy
+NodeComponent uses the kubelet's kubeconfig: the Node authorizer alone does not let it watch
+EndpointSlices). The ClusterRoles are the API server's built-in ones (the first three are kubeadm's
+bindings; kubeadm gives kube-proxy a service account instead)."""
 
 
 @dataclass(frozen=True)

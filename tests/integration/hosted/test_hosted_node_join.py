@@ -35,6 +35,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.authentication_v1 import SelfSubjectReview
 from lightkube.resources.certificates_v1 import CertificateSigningRequest
 from lightkube.resources.core_v1 import Secret
+from lightkube.resources.discovery_v1 import EndpointSlice
 
 from kokpit.hosted import HostedClusterResource
 from kokpit.hosted.workers_step import MachineSetResource
@@ -236,6 +237,8 @@ async def test_a_node_joins_by_tls_bootstrap(node_network: str, hosted_env: Host
         node = _client(node_kubeconfig)
         try:
             username, groups = await _whoami(node)
+            # kube-proxy runs with the node's credentials: it may watch EndpointSlices cluster-wide.
+            [_ async for _ in node.list(EndpointSlice, namespace="*")]
         finally:
             await node.close()
         assert username == "system:node:jt-node" and "system:nodes" in groups

@@ -88,7 +88,7 @@ def test_token_secrets_the_api_server_would_not_honour_are_refused(
         )
 
 
-def test_rbac_lets_kokpit_tokens_bootstrap_and_nodes_renew() -> None:
+def test_rbac_lets_kokpit_tokens_bootstrap_and_nodes_renew_and_proxy() -> None:
     got = {
         (b.metadata.name, b.roleRef.name, tuple((s.kind, s.name) for s in b.subjects or []))
         for b in join.bootstrap_rbac()
@@ -106,6 +106,7 @@ def test_rbac_lets_kokpit_tokens_bootstrap_and_nodes_renew() -> None:
             "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
             (("Group", "system:nodes"),),
         ),
+        ("kokpit:node-proxier", "system:node-proxier", (("Group", "system:nodes"),)),
     }
 
 
