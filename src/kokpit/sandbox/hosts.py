@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kokpit.controlplane import processes
 from kokpit.controlplane.files import private_dir, write_private
 from kokpit.errors import KokpitError
-from kokpit.sandbox import network, teardown
+from kokpit.sandbox import kernel, network, teardown
 from kokpit.sandbox.hostplan import (
     BRIDGE,
     SSH_PORT,
@@ -87,6 +87,8 @@ class HostsState:
     hosts: list[HostPlan]
     ip_forward_before: str | None = None
     """The root namespace's `net.ipv4.ip_forward` before `up` set it, restored by `down`."""
+    kernel_before: dict[str, str] = field(default_factory=dict)
+    """Kernel-wide settings a kubelet changes (`sandbox/kernel.py`), as they were before `up`."""
     sshd: dict[str, SshdProcess] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
@@ -100,6 +102,7 @@ class HostsState:
             dir=raw["dir"],
             hosts=[HostPlan(**host) for host in raw.get("hosts", [])],
             ip_forward_before=raw.get("ip_forward_before"),
+            kernel_before=raw.get("kernel_before", {}),
             sshd={name: SshdProcess(**sshd) for name, sshd in raw.get("sshd", {}).items()},
             format_version=raw.get("format_version", FORMAT_VERSION),
         )
@@ -300,6 +303,7 @@ def _up(
     report(f"bridge {BRIDGE}")
     network.ensure_bridge(state.dir)
     state.ip_forward_before = network.read_ip_forward()
+    state.kernel_before = kernel.read_settings()
     write_state(directory, state)
     network.write_ip_forward("1")
     credentials: dict[str, HostCredentials] = {}
@@ -398,7 +402,8 @@ def hosts_down(directory: Path) -> DownReport:
 
 def _teardown(directory: Path, state: HostsState) -> DownReport:
     """Stops every process of the hosts, unmounts, removes cgroups, network and files, restores
-    ip_forward; collects failures and raises them together at the end (after trying everything)."""
+    ip_forward and the kernel settings; collects failures and raises them together at the end,
+    after trying everything."""
     problems: list[str] = []
     inodes = [inode for host in state.hosts if (inode := network.netns_inode(host.netns)) is not None]
     sshds = [sshd for sshd in state.sshd.values() if sshd_alive(sshd)]
@@ -438,6 +443,7 @@ def _teardown(directory: Path, state: HostsState) -> DownReport:
         problems.append(str(error))
     if state.ip_forward_before is not None:
         network.write_ip_forward(state.ip_forward_before)
+    kernel.restore_settings(state.kernel_before)
     if not teardown.current_mounts_below(root):
         shutil.rmtree(root, ignore_errors=True)
         if root.exists():

@@ -22,6 +22,7 @@ import pytest
 from kokpit.sandbox import hosts as sandbox_hosts
 from kokpit.sandbox.hostplan import BRIDGE, InventoryHost
 from kokpit.sandbox.hosts import SSHD, HostsError, Inventory, hosts_down, hosts_status, hosts_up, read_state
+from kokpit.sandbox.kernel import read_settings
 from kokpit.sandbox.network import link_exists, netns_exists, read_ip_forward
 from kokpit.sandbox.teardown import current_mounts_below
 from tests.support import run_kokpit, wait_until
@@ -110,6 +111,7 @@ def assert_nothing_left(directory: Path, *, ip_forward: str) -> None:
 def test_cli_up_status_down_removes_every_process_mount_and_link(tmp_path: Path) -> None:
     directory = tmp_path / "sb"
     ip_forward = read_ip_forward()
+    maxkeys = read_settings()["kernel/keys/root_maxkeys"]
     up = run_kokpit("sandbox", "hosts", "up", "--count", "2", "--dir", str(directory))
     assert up.returncode == 0, up.stderr
     assert "host-2: 10.77.0.12" in up.stdout
@@ -137,6 +139,10 @@ def test_cli_up_status_down_removes_every_process_mount_and_link(tmp_path: Path)
         f"'echo $$ > /sys/fs/cgroup/pids/kokpit-host-1/pod/cgroup.procs; echo $$ > {prefix}/run/pod.pid; "
         "exec sleep 600' </dev/null >/dev/null 2>&1 && sleep 0.3",
     )
+    # and a kernel-wide setting changed the way a kubelet changes its own
+    ssh(
+        host, "echo $(( $(cat /proc/sys/kernel/keys/root_maxkeys) + 1 )) > /proc/sys/kernel/keys/root_maxkeys"
+    )
     daemon = read_pid(Path(host.prefix, "run", "daemon.pid"))
     pod = read_pid(Path(host.prefix, "run", "pod.pid"))
     assert alive(daemon) and alive(pod)
@@ -148,6 +154,7 @@ def test_cli_up_status_down_removes_every_process_mount_and_link(tmp_path: Path)
     assert "2 mounts unmounted" in down.stdout
     assert not [pid for pid in [*sshd_pids, daemon, pod] if alive(pid)]
     assert not Path("/sys/fs/cgroup/pids/kokpit-host-1").exists()
+    assert read_settings()["kernel/keys/root_maxkeys"] == maxkeys
     assert_nothing_left(directory, ip_forward=ip_forward)
 
     again = run_kokpit("sandbox", "hosts", "down", "--dir", str(directory))
