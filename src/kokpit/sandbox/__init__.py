@@ -1,5 +1,7 @@
-"""Real Kubernetes clusters on one machine: the hub API server and kwok-backed members."""
+"""Real Kubernetes clusters on one machine: the hub API server and kwok-backed members, and
+sandbox hosts (network namespaces with sshd) for real nodes."""
 
+from kokpit.sandbox.hosts import HostsError, Inventory, hosts_down, hosts_status, hosts_up, load_inventory
 from kokpit.sandbox.sandbox import (
     COMPONENTS,
     ComponentStatus,
@@ -20,13 +22,19 @@ __all__ = [
     "ClusterState",
     "ComponentState",
     "ComponentStatus",
+    "HostsError",
+    "Inventory",
     "SandboxError",
     "SandboxState",
     "UpOptions",
     "default_dir",
     "down",
+    "hosts_down",
+    "hosts_status",
+    "hosts_up",
     "kill",
     "load",
+    "load_inventory",
     "restart",
     "status",
     "up",
