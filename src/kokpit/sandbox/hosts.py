@@ -267,8 +267,11 @@ def hosts_up(
         write_state(directory, state)  # before anything exists, so a failure can be cleaned
         try:
             return _up(directory, state, namespace, tie_to_parent, timeout_seconds, report)
-        except BaseException:
-            _teardown(directory, state)
+        except BaseException as error:
+            try:
+                _teardown(directory, state)
+            except HostsError as cleanup:  # the first failure is the story; this one is a footnote
+                error.add_note(f"removing the half-made hosts failed too: {cleanup}")
             raise
 
 

@@ -259,6 +259,18 @@ async def test_host_1_reaches_host_2(hosts: Inventory) -> None:
     assert banner == "SSH-2.0-"
 
 
+async def test_pod_subnets_are_routed_between_hosts(hosts: Inventory) -> None:
+    first, second = hosts.hosts[0], hosts.hosts[1]
+    pod_address = first.pod_cidr.replace(".0/24", ".1")  # a pod's address, held by host-1
+    await run(
+        first,
+        f"ip addr add {pod_address}/32 dev lo && "
+        "setsid -f busybox nc -l -p 8080 -e /bin/echo pod </dev/null >/dev/null 2>&1 && sleep 0.2",
+    )
+    # host-2 has only its default route: 10.77.0.1 routes the pod subnet to host-1's address.
+    assert (await run(second, f"busybox nc -w 3 {pod_address} 8080 </dev/null")).strip() == "pod"
+
+
 async def test_sftp_uploads_below_the_prefix(hosts: Inventory, tmp_path: Path) -> None:
     host = hosts.hosts[0]
     local = write_payload(tmp_path / "payload", b"kokpit\n" * 1000)
