@@ -16,6 +16,7 @@ PACKAGES = [
     "kokpit.propagation",
     "kokpit.etcd",
     "kokpit.hosted",
+    "kokpit.machines",
 ]
 
 
@@ -32,6 +33,8 @@ def test_every_resource_kind_has_a_public_model() -> None:
     assert kinds <= set(kokpit.__all__)
 
 
-@pytest.mark.parametrize("name", ["kokpit.fleet", "kokpit.propagation", "kokpit.etcd", "kokpit.hosted"])
+@pytest.mark.parametrize(
+    "name", ["kokpit.fleet", "kokpit.propagation", "kokpit.etcd", "kokpit.hosted", "kokpit.machines"]
+)
 def test_every_domain_has_one_setup(name: str) -> None:
     assert callable(importlib.import_module(name).setup)

@@ -14,7 +14,7 @@ from pathlib import Path
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
-from kokpit import etcd, fleet, hosted, propagation
+from kokpit import etcd, fleet, hosted, machines, propagation
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
 from kokpit.runtime import LeaderElection, Manager
@@ -28,6 +28,7 @@ DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (
     propagation.setup,
     etcd.setup,
     hosted.setup,
+    machines.setup,
 )
 """Every domain the hub runs, by its `setup`."""
 

@@ -26,7 +26,7 @@ CONDITION_TYPES = (READY, *READY_INPUTS)
 
 WAITING_FOR_HOST = frozenset({"HostNotFound", "HostClaimed", "HostUnreachable", "CredentialsMissing"})
 """HostReachable reasons that clear up by themselves or by another object changing: phase Pending."""
-PROGRESSING = frozenset({"Installing", "Pending", "NotReached"})
+PROGRESSING = frozenset({"Installing", "Pending", "NotReached", "WaitingForCluster"})
 """ComponentsReady reasons on the way to Ready: phase Provisioning."""
 
 MESSAGE_LIMIT = 4000
@@ -65,6 +65,8 @@ class MachinePass:
     order: list[str] | None = None
     """The Machine's components in install order, once resolved: rows of others are dropped."""
     deleting: bool = False
+    remediating: bool = False
+    """A health check's remediation is under way: phase Repairing until the machine is Ready."""
     busy: bool = False
     """Something is under way (a node joining): look again soon."""
 
@@ -139,10 +141,16 @@ def fill_status(patch: StatusPatch, obj: Any, state: MachinePass) -> None:
     rows = {str(r.get("name")): dict(r) for r in previous.get("components") or [] if r.get("name")}
     for name, report in state.components.items():
         rows[name] = report.row()
+    was_ready = previous.get("phase") in (
+        MachinePhase.READY,
+        MachinePhase.FAILED,
+        MachinePhase.REPAIRING,
+    ) and bool(previous.get("nodeRef"))
+    phase = machine_phase(conditions, deleting=state.deleting, was_ready=was_ready)
+    if state.remediating and phase not in (MachinePhase.READY, MachinePhase.DELETING, MachinePhase.PENDING):
+        phase = MachinePhase.REPAIRING
     fields: dict[str, Any] = {
-        "phase": machine_phase(
-            conditions, deleting=state.deleting, was_ready=previous.get("phase") == MachinePhase.READY
-        ).value,
+        "phase": phase.value,
         "observedGeneration": obj.metadata.generation,
     }
     names = _ordered(rows, state)

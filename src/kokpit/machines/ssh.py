@@ -243,7 +243,9 @@ class Session:
                 async with sftp.open(temporary, "wb", asyncssh.SFTPAttrs(permissions=0o600)) as remote:
                     await remote.write(source)
             else:
-                await sftp.put(str(source), temporary)
+                # The file itself, never a symlink to it (kokpit's binaries are symlinks to `kube`).
+                real = await asyncio.to_thread(source.resolve)
+                await sftp.put(str(real), temporary, follow_symlinks=True)
             await sftp.chmod(temporary, mode)
             await sftp.posix_rename(temporary, remote_path)
         except (OSError, asyncssh.Error) as error:

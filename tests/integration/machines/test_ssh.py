@@ -123,3 +123,14 @@ async def test_a_script_that_runs_too_long_counts_as_failed(local_sshd: LocalSSH
         assert result.exit_status == 124
         again = await asyncio.wait_for(session.run("echo still usable"), 10)
         assert again.output.strip() == "still usable"
+
+
+async def test_a_symlinked_artifact_is_uploaded_as_the_file_it_points_to(
+    local_sshd: LocalSSHD, tmp_path: Path
+) -> None:
+    (tmp_path / "kube").write_bytes(b"multi-call binary")
+    (tmp_path / "kubelet").symlink_to("kube")
+    remote = local_sshd.root / "remote" / "kubelet"
+    async with connect(target_of(local_sshd)) as session:
+        await session.upload(tmp_path / "kubelet", str(remote), 0o755)
+    assert not remote.is_symlink() and remote.read_bytes() == b"multi-call binary"
