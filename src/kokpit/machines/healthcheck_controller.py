@@ -46,7 +46,8 @@ from kokpit.machines.health_plan import (
     request_annotations,
 )
 from kokpit.machines.selectors import SelectorError, matches
-from kokpit.machines.targets import TargetClients, TargetUnavailable, target_cluster_access
+from kokpit.machines.target_lookup import HubTargets, TargetClient, cluster_of
+from kokpit.machines.targets import TargetUnavailable
 from kokpit.runtime import (
     Condition,
     EventRecorder,
@@ -84,6 +85,8 @@ class HealthSettings:
     poll_seconds: float = 5.0
     """How often Nodes are looked at again while the check selects any Machine."""
     allow_exec_credentials: bool = False
+    target_client: TargetClient | None = None
+    """How a Machine's cluster is reached to read its Nodes; None: through its kubeconfig on the hub."""
 
 
 class MachineHealthCheckReconciler:
@@ -103,10 +106,11 @@ class MachineHealthCheckReconciler:
         self.machines = machines
         self.settings = settings or HealthSettings()
         self.recorder = recorder
-        self.targets = TargetClients()
+        self._hub_targets = HubTargets(client, allow_exec_credentials=self.settings.allow_exec_credentials)
+        self.target_client: TargetClient = self.settings.target_client or self._hub_targets
 
     async def aclose(self) -> None:
-        await self.targets.aclose()
+        await self._hub_targets.aclose()
 
     async def reconcile(self, key: Key) -> Result:
         obj = self.checks.get(key.name, key.namespace)
@@ -171,12 +175,7 @@ class MachineHealthCheckReconciler:
         problems: dict[tuple[str, str, str], str] = {}
         views: list[MachineView] = []
         for machine in machines:
-            ref = (machine.get("spec") or {}).get("clusterRef") or {}
-            cluster = (
-                str(ref.get("kind", "")),
-                str(ref.get("namespace") or machine.metadata.namespace),
-                str(ref.get("name", "")),
-            )
+            cluster = cluster_of(machine)
             if cluster not in nodes:
                 nodes[cluster] = await self._nodes(*cluster, problems)
             listed = nodes[cluster]
@@ -191,14 +190,10 @@ class MachineHealthCheckReconciler:
         be read."""
         key = (kind, namespace, name)
         try:
-            access = await target_cluster_access(
-                self.client,
-                kind=kind,
-                name=name,
-                namespace=namespace,
-                allow_exec_credentials=self.settings.allow_exec_credentials,
-            )
-            client = await self.targets.get(access)
+            client = await self.target_client(kind, namespace, name)
+            if client is None:
+                problems[key] = f"{kind} {name} does not exist"
+                return None
             return {str(n["metadata"]["name"]): n async for n in client.list(PlainNode)}
         except TargetUnavailable as error:
             problems[key] = f"{kind} {name}: {error.reason}: {error}"

@@ -58,7 +58,8 @@ from kokpit.machines.machineset_plan import (
     revision_of,
 )
 from kokpit.machines.selectors import SelectorError
-from kokpit.machines.targets import TargetClients, TargetUnavailable, target_cluster_access
+from kokpit.machines.target_lookup import HubTargets, TargetClient, cluster_of
+from kokpit.machines.targets import TargetUnavailable
 from kokpit.runtime import (
     FIELD_MANAGER,
     Condition,
@@ -100,6 +101,8 @@ class SetSettings:
     """Grace period of evicted pods (None: each pod's own)."""
     allow_exec_credentials: bool = False
     """Whether target kubeconfigs may run credential plugins (`HubSettings.allow_exec_credentials`)."""
+    target_client: TargetClient | None = None
+    """How a Machine's cluster is reached for drains; None: through its kubeconfig on the hub."""
 
 
 class MachineSetReconciler:
@@ -122,10 +125,11 @@ class MachineSetReconciler:
         self.hosts = hosts
         self.settings = settings or SetSettings()
         self.recorder = recorder
-        self.targets = TargetClients()
+        self._hub_targets = HubTargets(client, allow_exec_credentials=self.settings.allow_exec_credentials)
+        self.target_client: TargetClient = self.settings.target_client or self._hub_targets
 
     async def aclose(self) -> None:
-        await self.targets.aclose()
+        await self._hub_targets.aclose()
 
     async def reconcile(self, key: Key) -> Result:
         obj = self.sets.get(key.name, key.namespace)
@@ -317,20 +321,7 @@ class MachineSetReconciler:
     async def _target(self, machine: Any) -> AsyncClient | None:
         """The target cluster's client for `machine`, None when the cluster is gone (nothing to
         drain). Raises `TargetUnavailable` when it exists but cannot be reached now."""
-        ref = (machine.get("spec") or {}).get("clusterRef") or {}
-        try:
-            access = await target_cluster_access(
-                self.client,
-                kind=str(ref.get("kind", "")),
-                name=str(ref.get("name", "")),
-                namespace=str(ref.get("namespace") or machine.metadata.namespace),
-                allow_exec_credentials=self.settings.allow_exec_credentials,
-            )
-        except TargetUnavailable as error:
-            if error.reason == "ClusterNotFound":
-                return None
-            raise
-        return await self.targets.get(access)
+        return await self.target_client(*cluster_of(machine))
 
     async def _scale_in(self, obj: Any, machine: Any) -> DrainResult | None:
         """Drains the Machine's node one pass; deletes the Machine once nothing is left to wait for."""
