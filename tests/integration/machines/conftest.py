@@ -49,6 +49,7 @@ from kokpit.runtime.clients import make_client
 from kokpit.sandbox.hosts import SSHD as SANDBOX_SSHD
 from kokpit.sandbox.hosts import Inventory
 from tests.integration.hosted.conftest import CURRENT, _stop_leftovers
+from tests.integration.hosted.conftest import previous_version as previous_version  # the fixture
 from tests.support import SandboxHandle, sandbox_hosts
 
 SSHD = Path("/usr/sbin/sshd")

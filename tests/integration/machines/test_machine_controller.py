@@ -10,9 +10,12 @@ Run under `flock /tmp/kokpit-integration.lock`.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,10 @@ from lightkube.types import PatchType
 from kokpit.hosted.workers import default_components
 from kokpit.machines import MachineResource
 from kokpit.machines.catalogue import builtin_components
+from kokpit.machines.health_plan import DONE_ANNOTATION, REMEDIATION_ANNOTATION, REQUESTED_ANNOTATION
 from kokpit.machines.joining import MACHINE_UID_LABEL
 from kokpit.machines.targets import target_cluster_access
-from kokpit.runtime import get_or_none
+from kokpit.runtime import format_time, get_or_none
 from kokpit.runtime.resources import PlainNode
 from tests.integration.hosted.conftest import CURRENT
 from tests.integration.machines.conftest import MachineEnv, condition, wait_cluster_ready
@@ -338,6 +342,16 @@ async def _patch_components(env: MachineEnv, name: str, components: list[dict[st
     )
 
 
+async def _annotate(env: MachineEnv, name: str, annotations: dict[str, str | None]) -> None:
+    await env.client.patch(
+        MachineResource,
+        name,
+        {"metadata": {"annotations": annotations}},
+        namespace=env.namespace,
+        patch_type=PatchType.MERGE,
+    )
+
+
 async def _eventually_true(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -353,12 +367,15 @@ async def _eventually_true(predicate: Callable[[], bool], timeout: float, what: 
 # --- the built-in catalogue: a real node, Ready, running a pod ------------------------------------
 
 
-async def test_a_machine_becomes_a_ready_node_that_runs_a_pod(machine_env: MachineEnv) -> None:
+async def test_a_machine_becomes_a_ready_node_that_runs_a_pod(
+    machine_env: MachineEnv, previous_version: str
+) -> None:
     env = machine_env
     for manifest in builtin_components():
         await env.create_component(manifest)
     await wait_cluster_ready(env)
-    components = default_components(builtin_components(), CURRENT, cluster_domain="cluster.local")
+    # The node starts one minor behind the control plane (a supported skew), to be upgraded below.
+    components = default_components(builtin_components(), previous_version, cluster_domain="cluster.local")
     started = time.monotonic()
     await env.create_machine("node-a", "host-2", components=components, labels={"kokpit.io/test": "e2e"})
     status = await env.wait_machine(
@@ -412,6 +429,54 @@ async def test_a_machine_becomes_a_ready_node_that_runs_a_pod(machine_env: Machi
         await env.wait_machine(
             "node-a", "Ready again", lambda s: condition(s, "Ready").get("status") == "True", timeout=120
         )
+
+        # A killed kubelet is an unhealthy component; a health check's `repair` brings it back.
+        pidfile = on_host(env, "host-2", "/run/kubelet.pid")
+        os.kill(int(pidfile.read_text()), signal.SIGKILL)
+        status = await env.wait_machine(
+            "node-a",
+            "kubelet unhealthy",
+            lambda s: condition(s, "ComponentsReady").get("reason") == "CheckFailed",
+        )
+        assert "kubelet" in condition(status, "ComponentsReady")["message"]
+        assert status["phase"] == "Failed"
+        killed = time.monotonic()
+        await _annotate(
+            env,
+            "node-a",
+            {REMEDIATION_ANNOTATION: "repair", REQUESTED_ANNOTATION: format_time(datetime.now(UTC))},
+        )
+        status = await env.wait_machine(
+            "node-a", "repaired", lambda s: condition(s, "Ready").get("status") == "True", timeout=90
+        )
+        print(f"kubelet SIGKILL -> repaired, Ready in {time.monotonic() - killed:.1f}s")
+        machine = await env.client.get(MachineResource, "node-a", namespace=env.namespace)
+        assert DONE_ANNOTATION in (machine.metadata.annotations or {})
+        await env.wait_event("node-a", "Remediated", "repair: kubelet")
+        await _annotate(
+            env, "node-a", {REMEDIATION_ANNOTATION: None, REQUESTED_ANNOTATION: None, DONE_ANNOTATION: None}
+        )
+
+        # An in-place upgrade: kubelet and kube-proxy to the control plane's version.
+        upgraded = [
+            {**c, "version": CURRENT} if c["name"] in ("kubelet", "kube-proxy") else c for c in components
+        ]
+        await _patch_components(env, "node-a", upgraded)
+        await env.wait_machine(
+            "node-a",
+            "upgraded",
+            lambda s: (
+                condition(s, "Ready").get("status") == "True"
+                and {r["name"]: r.get("version") for r in s.get("components") or []}.get("kubelet") == CURRENT
+            ),
+            timeout=180,
+        )
+        node = await target.get(PlainNode, "host-2")
+        deadline = time.monotonic() + 60
+        while node["status"]["nodeInfo"]["kubeletVersion"] != CURRENT and time.monotonic() < deadline:
+            await asyncio.sleep(1)
+            node = await target.get(PlainNode, "host-2")
+        assert node["status"]["nodeInfo"]["kubeletVersion"] == CURRENT
 
         # Deleted: the Node goes from the cluster, the kubelet stops, the Host is free.
         await target.delete(Pod, "web", namespace="default", grace_period=0)
