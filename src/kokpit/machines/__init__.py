@@ -17,16 +17,17 @@ from typing import Any
 
 from kokpit.api.machine import HOST, MACHINE, NODE_COMPONENT
 from kokpit.machines.host_claims import HostResource
-from kokpit.machines.machine_controller import FINALIZER, MachineReconciler, MachineResource, MachineSettings
+from kokpit.machines.machine_controller import (
+    FINALIZER,
+    MachineReconciler,
+    MachineResource,
+    MachineSettings,
+    NodeComponentResource,
+)
 from kokpit.machines.sets import setup_sets
 from kokpit.machines.ssh import AuthenticationFailed, HostKeyMismatch, HostUnreachable, SSHError, SSHTarget
 from kokpit.runtime import Controller, EventRecorder, Key, Manager
-from kokpit.runtime.resources import kind_of, served_class
 from kokpit.settings import HubSettings
-
-NodeComponentResource = served_class(kind_of(NODE_COMPONENT))
-"""The lightkube class of NodeComponent (`resource_class` cannot cache NODE_COMPONENT: its
-`extra_rules` hold dicts, which do not hash)."""
 
 
 def setup_machines(

@@ -26,6 +26,8 @@ Host is freed, the finalizer goes.
 
 from __future__ import annotations
 
+import copy
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,11 +40,12 @@ from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 from pydantic import ValidationError
 
-from kokpit.api.machine import MACHINE, MachinePhase, MachineSpec
+from kokpit.api.machine import MACHINE, NODE_COMPONENT, MachinePhase, MachineSpec
 from kokpit.binaries import cache_root
 from kokpit.errors import KokpitError, validation_message
 from kokpit.machines import host_claims, joining, prepare, remediation
 from kokpit.machines.artifacts import ArtifactCache
+from kokpit.machines.catalogue import builtin_components
 from kokpit.machines.facts import FACTS_SCRIPT, HostFacts, parse_facts
 from kokpit.machines.host_state import (
     Action,
@@ -77,11 +80,14 @@ from kokpit.runtime import (
     remove_finalizer,
     status_writer,
 )
-from kokpit.runtime.resources import resource_class
+from kokpit.runtime.resources import kind_of, resource_class, served_class
 
 log = logging.getLogger("kokpit.machines")
 
 MachineResource = resource_class(MACHINE)
+NodeComponentResource = served_class(kind_of(NODE_COMPONENT))
+"""The lightkube class of NodeComponent (`resource_class` cannot cache NODE_COMPONENT: its
+`extra_rules` hold dicts, which do not hash)."""
 
 FINALIZER = "machines.kokpit.io/machine"
 BOOTSTRAP_KUBECONFIG = "var/lib/kokpit/bootstrap-kubelet.kubeconfig"
@@ -440,8 +446,35 @@ class MachineReconciler:
             binaries=str(self.settings.binaries()),
         )
         return await prepare.resolve(
-            spec, catalogue_objects=self.components.list(), inputs=inputs, artifacts=self.settings.artifacts
+            spec,
+            catalogue_objects=await self._catalogue(obj, spec),
+            inputs=inputs,
+            artifacts=self.settings.artifacts,
         )
+
+    async def _catalogue(self, obj: Any, spec: MachineSpec) -> list[Any]:
+        """The hub's NodeComponents; a built-in one (`kokpit.machines.catalogue`) that a Machine names
+        and the hub lacks is created first, so a fresh hub needs no manual step. An existing
+        NodeComponent is never overwritten: the hub's copy is the one an admin may have changed."""
+        objects = list(self.components.list())
+        have = {str(o.metadata.name) for o in objects}
+        builtin = _builtin_catalogue()
+        for component in spec.components or []:
+            manifest = builtin.get(component.name)
+            if component.name in have or manifest is None:
+                continue
+            created = NodeComponentResource.from_dict(copy.deepcopy(manifest))
+            try:
+                await self.client.create(created)
+            except ApiError as error:
+                if error.status.code != 409:
+                    raise
+            objects.append(created)
+            have.add(component.name)
+            await self.event(
+                obj, "Normal", "NodeComponentCreated", f"built-in NodeComponent {component.name}"
+            )
+        return objects
 
     async def _report(
         self, obj: Any, state: MachinePass, prepared: Prepared, outcome: Outcome, was_recorded: bool
@@ -584,6 +617,11 @@ class MachineReconciler:
                 await self.event(obj, "Warning", "RemoveFailed", "\n".join(failures)[:1000])
         await host_claims.free(self.client, host, name)
         return True
+
+
+@functools.cache
+def _builtin_catalogue() -> dict[str, dict[str, Any]]:
+    return {str(m["metadata"]["name"]): m for m in builtin_components()}
 
 
 def prepared_texts(prepared: Prepared) -> list[str]:

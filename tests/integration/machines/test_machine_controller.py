@@ -27,7 +27,7 @@ from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.types import PatchType
 
 from kokpit.hosted.workers import default_components
-from kokpit.machines import MachineResource
+from kokpit.machines import MachineResource, NodeComponentResource
 from kokpit.machines.catalogue import builtin_components
 from kokpit.machines.health_plan import DONE_ANNOTATION, REMEDIATION_ANNOTATION, REQUESTED_ANNOTATION
 from kokpit.machines.joining import MACHINE_UID_LABEL
@@ -371,8 +371,8 @@ async def test_a_machine_becomes_a_ready_node_that_runs_a_pod(
     machine_env: MachineEnv, previous_version: str
 ) -> None:
     env = machine_env
-    for manifest in builtin_components():
-        await env.create_component(manifest)
+    # The built-in NodeComponents are not applied here: the controller creates those a Machine
+    # names and the hub lacks.
     await wait_cluster_ready(env)
     # The node starts one minor behind the control plane (a supported skew), to be upgraded below.
     components = default_components(builtin_components(), previous_version, cluster_domain="cluster.local")
@@ -386,6 +386,8 @@ async def test_a_machine_becomes_a_ready_node_that_runs_a_pod(
     assert status["phase"] == "Ready" and status["nodeRef"] == {"name": "host-2"}
     assert [r["name"] for r in status["components"]] == [c["name"] for c in components]
     assert all(r["healthy"] and r["version"] and r["digest"] for r in status["components"])
+    for component in components:
+        await env.client.get(NodeComponentResource, component["name"])
 
     access = await target_cluster_access(
         env.client, kind="HostedCluster", name=env.cluster, namespace=env.namespace
