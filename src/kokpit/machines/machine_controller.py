@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ from kokpit.machines.artifacts import ArtifactCache
 from kokpit.machines.catalogue import builtin_components
 from kokpit.machines.facts import FACTS_SCRIPT, HostFacts, parse_facts
 from kokpit.machines.host_state import (
+    STATE_DIR,
     Action,
     ComponentPlan,
     parse_recorded,
@@ -303,7 +305,13 @@ class MachineReconciler:
         bootstrap_path = under_prefix(prefix, BOOTSTRAP_KUBECONFIG)
 
         # 4. The components, in install order, rendered for this host.
-        resolved = await self._resolve(obj, spec, host, facts, node_name, access, bootstrap_path)
+        resolved_inputs = self._inputs(obj, spec, host, facts, node_name, access, bootstrap_path)
+        resolved = await prepare.resolve(
+            spec,
+            catalogue_objects=await self._catalogue(obj, spec),
+            inputs=resolved_inputs,
+            artifacts=self.settings.artifacts,
+        )
         state.order = (
             [c.name for c in spec.components or []] if resolved.order is None else list(resolved.order)
         )
@@ -397,6 +405,7 @@ class MachineReconciler:
             )
             await self.event(obj, "Normal", "Remediated", f"{asked}: {', '.join(acted)}")
         if healthy_all:
+            await self._remove_dropped(obj, session, prefix, [p.name for p in prepared_all], resolved_inputs)
             count = len(prepared_all)
             state.set(COMPONENTS_READY, True, "ComponentsReady", f"{count}/{count} components healthy")
 
@@ -413,6 +422,32 @@ class MachineReconciler:
                 await joining.label_node(client, node_name, missing)
         if not healthy.is_true and state.conditions[COMPONENTS_READY].is_true:
             state.busy = True
+
+    async def _remove_dropped(
+        self, obj: Any, session: Session, prefix: str, wanted: list[str], inputs: prepare.ContextInputs
+    ) -> None:
+        """Removes components recorded on the host that the Machine no longer lists (their `remove`
+        at the recorded version, then their files), so the host runs exactly what the Machine says."""
+        listing = await session.run(
+            f"ls -1 -- {shlex.quote(under_prefix(prefix, STATE_DIR))} 2>/dev/null || true"
+        )
+        recorded_names = sorted(
+            line[: -len(".json")] for line in listing.output.split() if line.endswith(".json")
+        )
+        for component in reversed([n for n in recorded_names if n not in wanted]):
+            recorded = parse_recorded(await session.read_text(state_path(prefix, component)))
+            prepared = None
+            if recorded is not None:
+                prepared = await prepare.prepare_alone(
+                    component,
+                    recorded.version,
+                    catalogue_objects=self.components.list(),
+                    inputs=inputs,
+                    artifacts=self.settings.artifacts,
+                )
+            tail = await remove_component(session, prepared, prefix=prefix, name=component, recorded=recorded)
+            note = f"{component}: no longer listed, removed" + (f" (remove failed: {tail})" if tail else "")
+            await self.event(obj, "Warning" if tail else "Normal", "ComponentRemoved", note[:1000])
 
     async def _announce(self, obj: Any, message: str) -> None:
         """Shows that an install is under way (phase Provisioning, ComponentsReady False Installing)
@@ -434,7 +469,24 @@ class MachineReconciler:
         access: TargetAccess,
         bootstrap_path: str,
     ) -> prepare.Resolved:
-        inputs = prepare.ContextInputs(
+        return await prepare.resolve(
+            spec,
+            catalogue_objects=await self._catalogue(obj, spec),
+            inputs=self._inputs(obj, spec, host, facts, node_name, access, bootstrap_path),
+            artifacts=self.settings.artifacts,
+        )
+
+    def _inputs(
+        self,
+        obj: Any,
+        spec: MachineSpec,
+        host: Any,
+        facts: HostFacts,
+        node_name: str,
+        access: TargetAccess,
+        bootstrap_path: str,
+    ) -> prepare.ContextInputs:
+        return prepare.ContextInputs(
             machine=str(obj.metadata.name),
             spec=spec,
             host=host,
@@ -444,12 +496,6 @@ class MachineReconciler:
             ca_data=access.ca_data,
             bootstrap_kubeconfig=bootstrap_path,
             binaries=str(self.settings.binaries()),
-        )
-        return await prepare.resolve(
-            spec,
-            catalogue_objects=await self._catalogue(obj, spec),
-            inputs=inputs,
-            artifacts=self.settings.artifacts,
         )
 
     async def _catalogue(self, obj: Any, spec: MachineSpec) -> list[Any]:

@@ -159,3 +159,27 @@ async def _prepared(rendered: RenderedComponent, artifacts: ArtifactCache) -> Pr
         artifacts=tuple(uploads),
         scripts=dict(rendered.scripts),
     )
+
+
+async def prepare_alone(
+    name: str,
+    version: str,
+    *,
+    catalogue_objects: Iterable[Any],
+    inputs: ContextInputs,
+    artifacts: ArtifactCache,
+) -> Prepared | None:
+    """`prepare_alone` renders one component at `version` with its default parameters, outside any
+    install order (to run the `remove` of a component a Machine no longer lists); None when the
+    catalogue cannot render it any more (then only the files its record names are deleted)."""
+    catalogue, _ = read_catalogue(catalogue_objects)
+    component = catalogue.get(name)
+    if component is None or version not in component.spec.versions:
+        return None
+    try:
+        variant = select_variant(component, inputs.facts)
+        parameters = validate_parameters(component.spec.parameters, None, component=name)
+        rendered = render(variant, inputs.context(version, parameters), component=name)
+        return await _prepared(rendered, artifacts)
+    except (ComponentError, ArtifactUnavailable):
+        return None

@@ -306,6 +306,16 @@ async def test_a_component_is_installed_kept_consistent_and_removed(
     )
     assert config.read_text() == "greeting=hello\nversion=2.0\n"
 
+    # Dropped from the Machine's list: removed from the host.
+    marker = on_host(env, "host-1", "/var/lib/kt-demo-removed")
+    marker.unlink()
+    await _patch_components(env, "demo", [])
+    await _eventually_true(marker.exists, 30, "kt-demo removed")
+    await env.wait_event("demo", "ComponentRemoved", "kt-demo")
+    assert not config.exists() and not tool.exists()
+    status = await env.wait_machine("demo", "no components", lambda s: not s.get("components"))
+    assert condition(status, "ComponentsReady")["status"] == "True"
+
     # What the catalogue cannot give is named.
     await _patch_components(env, "demo", [{"name": "kt-demo", "version": "9.9"}])
     status = await env.wait_machine(
