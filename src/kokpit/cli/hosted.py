@@ -59,9 +59,22 @@ def _problem(status: dict[str, Any]) -> str | None:
 
 
 def cluster_manifest(
-    name: str, namespace: str, *, version: str, nodes: int, service_cidr: str | None, pod_cidr: str | None
+    name: str,
+    namespace: str,
+    *,
+    version: str,
+    nodes: int,
+    service_cidr: str | None,
+    pod_cidr: str | None,
+    workers: int = 0,
+    exposure_address: str | None = None,
+    host_selector: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """`cluster_manifest` is the HostedCluster `create cluster` writes; raises ValueError when invalid."""
+    """`cluster_manifest` is the HostedCluster `create cluster` writes; raises ValueError when invalid
+    (a pydantic ValidationError: the same checks as the CRD, e.g. workers on a loopback exposure).
+
+    `workers` asks for machine-backed nodes (`spec.workers.replicas`, on Hosts matching
+    `host_selector`); they need the API server on an address they reach, `exposure_address`."""
     spec: dict[str, Any] = {"kubernetesVersion": version, "nodes": nodes}
     networking: dict[str, Any] = {}
     if service_cidr:
@@ -70,6 +83,12 @@ def cluster_manifest(
         networking["podCIDR"] = pod_cidr
     if networking:
         spec["networking"] = NetworkingSpec.model_validate(networking).to_dict()
+    if exposure_address:
+        spec["exposure"] = {"address": exposure_address}
+    if workers:
+        spec["workers"] = {"replicas": workers}
+        if host_selector:
+            spec["workers"]["hostSelector"] = {"matchLabels": dict(host_selector)}
     HostedClusterSpec.model_validate(spec)
     return {
         "apiVersion": "cluster.kokpit.io/v1alpha1",
@@ -77,6 +96,12 @@ def cluster_manifest(
         "metadata": {"name": name, "namespace": namespace},
         "spec": spec,
     }
+
+
+WORKERS_NEED_ADDRESS = (
+    "--workers needs --exposure-address ADDR: an address of this machine the nodes reach "
+    "(the sandbox hosts' bridge is 10.77.0.1)"
+)
 
 
 async def _wait_ready(client: AsyncClient, name: str, namespace: str, timeout: float) -> dict[str, Any]:
@@ -106,15 +131,37 @@ def create_cluster(
     name: Annotated[str, typer.Argument(help="Name of the new cluster.")],
     version: Annotated[str | None, typer.Option("--version", help="Kubernetes version.")] = None,
     nodes: Annotated[int, typer.Option("--nodes", help="Number of kwok nodes.")] = 0,
+    workers: Annotated[
+        int, typer.Option("--workers", min=0, help="Number of real (machine-backed) nodes on free Hosts.")
+    ] = 0,
+    exposure_address: Annotated[
+        str | None,
+        typer.Option(
+            "--exposure-address",
+            help="Address of this machine the API server serves on (needed by --workers: nodes reach it).",
+        ),
+    ] = None,
+    host_selector: Annotated[
+        str | None,
+        typer.Option("--host-selector", help="key=value[,key=value]: labels of the Hosts workers may claim."),
+    ] = None,
     service_cidr: Annotated[str | None, typer.Option("--service-cidr")] = None,
     pod_cidr: Annotated[str | None, typer.Option("--pod-cidr")] = None,
     namespace: NamespaceOption = "default",
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Wait until the cluster is Ready.")] = True,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait.")] = 300.0,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds to wait (300; 600 with --workers).")
+    ] = None,
     hub: HubOption = None,
     hub_alias: HubAliasOption = None,
 ) -> None:
-    """Create a hosted cluster (its control plane run by kokpit) and wait until it is Ready."""
+    """Create a hosted cluster (its control plane run by kokpit) and wait until it is Ready (with
+    --workers, until that many real nodes are Ready too)."""
+    if workers and not exposure_address:
+        fail(WORKERS_NEED_ADDRESS)
+    if host_selector and not workers:
+        fail("--host-selector chooses the Hosts of --workers: give --workers N too")
+    selector = _selector(host_selector)
     choice = hub_choice(hub, hub_alias)
     supported = load_supported()
     version = version or supported.default
@@ -123,7 +170,15 @@ def create_cluster(
         fail(verdict.message)
     try:
         manifest = cluster_manifest(
-            name, namespace, version=version, nodes=nodes, service_cidr=service_cidr, pod_cidr=pod_cidr
+            name,
+            namespace,
+            version=version,
+            nodes=nodes,
+            service_cidr=service_cidr,
+            pod_cidr=pod_cidr,
+            workers=workers,
+            exposure_address=exposure_address,
+            host_selector=selector,
         )
     except ValidationError as error:
         fail(f"invalid cluster {name}: {_first_error(error)}")
@@ -134,15 +189,17 @@ def create_cluster(
         try:
             await client.create(HostedClusterResource.from_dict(manifest))
             if wait:
-                await _wait_ready(client, name, namespace, timeout)
+                await _wait_ready(client, name, namespace, timeout or (600.0 if workers else 300.0))
         finally:
             await client.close()
         return time.monotonic() - started
 
     elapsed = asyncio.run(go())
     if wait:
+        with_workers = f", {workers} worker nodes" if workers else ""
         typer.echo(
-            f"cluster {name} Ready ({version}) in {elapsed:.1f}s; kubeconfig: kokpit get kubeconfig {name}"
+            f"cluster {name} Ready ({version}{with_workers}) in {elapsed:.1f}s; "
+            f"kubeconfig: kokpit get kubeconfig {name}"
         )
     else:
         typer.echo(f"cluster {name} created")
