@@ -10,8 +10,11 @@ controller of `machine_env`, and the MachineSet controller added here. Several m
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +29,8 @@ from lightkube.types import PatchType
 from kokpit.hosted.workers import default_components
 from kokpit.machines import MachineResource
 from kokpit.machines.catalogue import builtin_components
+from kokpit.machines.health_plan import REMEDIATION_ANNOTATION
+from kokpit.machines.healthcheck_controller import MachineHealthCheckResource as CheckResource
 from kokpit.machines.machineset_controller import MachineSetResource, SetSettings
 from kokpit.machines.machineset_plan import REVISION_LABEL, SET_LABEL, revision_of
 from kokpit.machines.sets import add_set_controllers
@@ -260,3 +265,109 @@ async def test_canary_upgrade_then_scale_out_and_in_with_a_drain(
         await target.delete(Deployment, "web", namespace="default")
     finally:
         await target.close()
+
+
+async def test_a_health_check_repairs_a_killed_kubelet(
+    machine_env: MachineEnv, set_controllers: None, previous_version: str
+) -> None:
+    """SIGKILL of a node's kubelet: its `check` fails, the health check asks for `repair`, the Machine
+    controller runs the component's repair step, the node is Ready again and the record is cleared."""
+    env = machine_env
+    for manifest in builtin_components():
+        await env.create_component(manifest)
+    await wait_cluster_ready(env)
+    components = default_components(builtin_components(), CURRENT, cluster_domain="cluster.local")
+    await env.client.create(
+        MachineSetResource.from_dict(
+            {
+                "apiVersion": "machines.kokpit.io/v1alpha1",
+                "kind": "MachineSet",
+                "metadata": {"name": "healers", "namespace": env.namespace},
+                "spec": {
+                    "replicas": 1,
+                    "template": {
+                        "metadata": {"labels": {"pool": "healers"}},
+                        "spec": {
+                            "clusterRef": {"kind": "HostedCluster", "name": env.cluster},
+                            "components": components,
+                        },
+                    },
+                },
+            }
+        )
+    )
+    await env.client.create(
+        CheckResource.from_dict(
+            {
+                "apiVersion": "machines.kokpit.io/v1alpha1",
+                "kind": "MachineHealthCheck",
+                "metadata": {"name": "healers", "namespace": env.namespace},
+                "spec": {
+                    "selector": {"matchLabels": {"pool": "healers"}},
+                    "unhealthyConditions": [{"type": "Ready", "status": "Unknown", "timeout": "5m"}],
+                    "checkComponents": True,
+                    "maxUnhealthy": 1,
+                },
+            }
+        )
+    )
+
+    async def the_machine() -> Any:
+        found = [
+            m
+            async for m in env.client.list(
+                MachineResource, namespace=env.namespace, labels={SET_LABEL: "healers"}
+            )
+            if m.metadata.deletionTimestamp is None
+        ]
+        return found[0] if len(found) == 1 else None
+
+    async def machine_ready() -> bool:
+        machine = await the_machine()
+        return machine is not None and ready(machine)
+
+    async def explain() -> Any:
+        machine = await the_machine()
+        check = await env.client.get(CheckResource, "healers", namespace=env.namespace)
+        return {
+            "machine": None if machine is None else (machine.metadata.annotations, machine.get("status")),
+            "check": check.get("status"),
+        }
+
+    await until("the healer node Ready", machine_ready, 300, explain)
+    machine = await the_machine()
+    name, host = str(machine.metadata.name), str(machine["spec"]["hostRef"]["name"])
+
+    async def healthy_count() -> bool:
+        check = await env.client.get(CheckResource, "healers", namespace=env.namespace)
+        return (check.get("status") or {}).get("currentHealthy") == 1
+
+    await until("the check counting it healthy", healthy_count, 60, explain)
+
+    pidfile = Path(env.inventory.host(host).prefix.rstrip("/") + "/run/kubelet.pid")
+    os.kill(int(await asyncio.to_thread(pidfile.read_text)), signal.SIGKILL)
+    killed = time.monotonic()
+
+    async def repair_asked() -> bool:
+        found = await the_machine()
+        return (
+            found is not None and (found.metadata.annotations or {}).get(REMEDIATION_ANNOTATION) == "repair"
+        )
+
+    await until("the health check asking for repair", repair_asked, 60, explain)
+
+    async def repaired() -> bool:
+        found = await the_machine()
+        return (
+            found is not None
+            and found.metadata.name == name
+            and ready(found)
+            and REMEDIATION_ANNOTATION not in (found.metadata.annotations or {})
+        )
+
+    await until("Ready again through repair, the record cleared", repaired, 90, explain)
+    elapsed = time.monotonic() - killed
+    print(f"kubelet SIGKILL -> health check repair -> Ready in {elapsed:.1f}s")
+    assert elapsed < 60
+    await env.wait_event(name, "RemediationRequested", "repair")
+    await env.wait_event(name, "Remediated", "repair: kubelet")
