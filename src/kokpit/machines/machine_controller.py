@@ -48,6 +48,7 @@ from kokpit.machines import host_claims, joining, prepare, remediation
 from kokpit.machines.artifacts import ArtifactCache
 from kokpit.machines.catalogue import builtin_components
 from kokpit.machines.facts import FACTS_SCRIPT, HostFacts, parse_facts
+from kokpit.machines.hash_cache import HashCache, observe_hashes
 from kokpit.machines.host_state import (
     STATE_DIR,
     Action,
@@ -126,6 +127,8 @@ class MachineSettings:
     targets: TargetClients = field(default_factory=TargetClients)
     artifacts: ArtifactCache = field(default_factory=lambda: ArtifactCache(cache_root().parent / "artifacts"))
     """Where `https://` artifacts are downloaded to, and the hashes of local artifacts."""
+    hashes: HashCache = field(default_factory=HashCache)
+    """The hashes of files on hosts, kept while the files are unchanged."""
 
 
 class MachineReconciler:
@@ -328,7 +331,7 @@ class MachineReconciler:
         paths = [f.path for p in prepared_all for f in p.files] + [
             a.path for p in prepared_all for a in p.artifacts
         ]
-        observed = await session.sha256(paths)
+        observed = await observe_hashes(session, paths, self.settings.hashes)
         annotations = dict(obj.metadata.annotations or {})
         state.remediating = remediation.remediating(annotations)
         asked = remediation.pending_remediation(annotations)
@@ -515,6 +518,10 @@ class MachineReconciler:
             except ApiError as error:
                 if error.status.code != 409:
                     raise
+                # It exists (the cache had not seen it yet): the hub's copy is the one to use.
+                objects.append(await self.client.get(NodeComponentResource, component.name))
+                have.add(component.name)
+                continue
             objects.append(created)
             have.add(component.name)
             await self.event(

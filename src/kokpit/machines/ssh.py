@@ -282,6 +282,21 @@ class Session:
             found = parse_sha256sum(result.output)
         return {path: found.get(path) for path in wanted}
 
+    async def stat(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """`stat` is a signature of each of `paths` on the host (inode, size, modification and change
+        time, in nanoseconds), None for a missing file: any write changes it (the change time cannot
+        be set back), so an unchanged signature means unchanged content."""
+        wanted = sorted(set(paths))
+        found: dict[str, str] = {}
+        if wanted:
+            quoted = " ".join(shlex.quote(p) for p in wanted)
+            result = await self.run(f"stat -L -c '%i:%s:%.9Y:%.9Z %n' -- {quoted} 2>/dev/null || true")
+            for line in result.output.splitlines():
+                signature, sep, path = line.partition(" ")
+                if sep:
+                    found[path] = signature
+        return {path: found.get(path) for path in wanted}
+
     async def aclose(self) -> None:
         if self._sftp is not None:
             self._sftp.exit()

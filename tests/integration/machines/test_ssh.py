@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import socket
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from kokpit.machines.hash_cache import HashCache, observe_hashes
 from kokpit.machines.ssh import (
     AuthenticationFailed,
     HostKeyMismatch,
@@ -134,3 +136,20 @@ async def test_a_symlinked_artifact_is_uploaded_as_the_file_it_points_to(
     async with connect(target_of(local_sshd)) as session:
         await session.upload(tmp_path / "kubelet", str(remote), 0o755)
     assert not remote.is_symlink() and remote.read_bytes() == b"multi-call binary"
+
+
+async def test_hashes_are_kept_while_a_file_is_unchanged(local_sshd: LocalSSHD) -> None:
+    path = local_sshd.root / "remote" / "binary"
+    cache = HashCache()
+    async with connect(target_of(local_sshd)) as session:
+        await session.upload(b"one", str(path), 0o755)
+        first = await observe_hashes(session, [str(path), str(path) + ".absent"], cache)
+        assert first == {str(path): hashlib.sha256(b"one").hexdigest(), str(path) + ".absent": None}
+        signature = (await session.stat([str(path)]))[str(path)]
+        assert signature is not None and cache.get("test/host-0", str(path), signature) is not None
+        # A write that keeps size and modification time still changes the change time.
+        stat = path.stat()
+        path.write_bytes(b"two")
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        second = await observe_hashes(session, [str(path)], cache)
+        assert second == {str(path): hashlib.sha256(b"two").hexdigest()}

@@ -12,6 +12,7 @@ import pytest
 from kokpit.api.machine import MachineSpec
 from kokpit.machines.artifacts import ArtifactCache
 from kokpit.machines.facts import HostFacts
+from kokpit.machines.hash_cache import HashCache
 from kokpit.machines.health_plan import DONE_ANNOTATION, REMEDIATION_ANNOTATION, REQUESTED_ANNOTATION
 from kokpit.machines.host_claims import claim_problem
 from kokpit.machines.host_state import Action
@@ -281,3 +282,17 @@ async def test_resolve_names_what_does_not_fit(
 )
 def test_pending_remediation(annotations: dict[str, str], expected: str | None) -> None:
     assert pending_remediation(annotations) == expected
+
+
+def test_a_kept_hash_needs_the_same_signature_and_is_refreshed_after_a_while() -> None:
+    now = [0.0]
+    cache = HashCache(rehash_seconds=600, clock=lambda: now[0])
+    cache.put("h", "/bin/x", "sig1", A)
+    assert cache.get("h", "/bin/x", "sig1") == A
+    assert cache.get("h", "/bin/x", "sig2") is None
+    assert cache.get("other", "/bin/x", "sig1") is None
+    now[0] = 601
+    assert cache.get("h", "/bin/x", "sig1") is None
+    cache.forget("h")
+    now[0] = 0
+    assert cache.get("h", "/bin/x", "sig1") is None
