@@ -76,8 +76,9 @@ class ResourceType:
     description: str = ""
     spec_required: bool | None = None
     """Whether objects must carry a spec; None means "when the spec model has required fields"."""
-    extra_rules: tuple[dict[str, Any], ...] = field(default=())
-    """CEL rules on the whole object (`kokpit.api.meta.cel`), for checks that span spec and metadata."""
+    extra_rules: tuple[dict[str, Any], ...] = field(default=(), hash=False)
+    """CEL rules on the whole object (`kokpit.api.meta.cel`), for checks that span spec and metadata.
+    Left out of the hash (dicts do not hash), so a type with rules can still key a cache."""
 
     @property
     def api_version(self) -> str:

@@ -83,14 +83,12 @@ from kokpit.runtime import (
     remove_finalizer,
     status_writer,
 )
-from kokpit.runtime.resources import kind_of, resource_class, served_class
+from kokpit.runtime.resources import resource_class
 
 log = logging.getLogger("kokpit.machines")
 
 MachineResource = resource_class(MACHINE)
-NodeComponentResource = served_class(kind_of(NODE_COMPONENT))
-"""The lightkube class of NodeComponent (`resource_class` cannot cache NODE_COMPONENT: its
-`extra_rules` hold dicts, which do not hash)."""
+NodeComponentResource = resource_class(NODE_COMPONENT)
 
 FINALIZER = "machines.kokpit.io/machine"
 BOOTSTRAP_KUBECONFIG = "var/lib/kokpit/bootstrap-kubelet.kubeconfig"
