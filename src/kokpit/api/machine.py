@@ -559,7 +559,7 @@ class MachineSetStatus(KokpitModel):
     observed_generation: Annotated[int, Field(ge=0)] | None = None
     """The .metadata.generation this status was computed from."""
     conditions: Conditions | None = None
-    """Ready, ScaledOut (enough free Hosts), RolledOut, each with reason and message."""
+    """Ready, Scaled (enough free Hosts), MachinesReady, UpToDate and Paused, each with reason and message."""
 
 
 class MachineSet(KokpitModel):
