@@ -17,7 +17,9 @@ say() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 hub_pid=""
 cleanup() {
   say "stopping the fleet"
+  # The hosted cluster's control plane lives and dies with the hub process.
   [[ -n $hub_pid ]] && kill "$hub_pid" 2>/dev/null && wait "$hub_pid" 2>/dev/null
+  [[ $(id -u) -eq 0 ]] && $kokpit sandbox hosts down --dir "$dir" >/dev/null 2>&1
   $kokpit sandbox down --dir "$dir" || true
 }
 trap cleanup EXIT
@@ -31,7 +33,9 @@ export KOKPIT_KUBECONFIG="$dir/hub.kubeconfig"
 say "installing kokpit on the hub and starting its controllers"
 $kokpit install
 mkdir -p "$dir/logs"
-$kokpit hub run --metrics-port 0 --probe-period 2 >"$dir/logs/kokpit-hub.log" 2>&1 &
+# The hub keeps the hosted cluster's etcd and control plane in a state directory of this run only.
+rm -rf "$dir/hub-state"
+$kokpit hub run --metrics-port 0 --probe-period 2 --state-dir "$dir/hub-state" >"$dir/logs/kokpit-hub.log" 2>&1 &
 hub_pid=$!
 
 say "joining the members"
@@ -114,6 +118,27 @@ say "what the hub knows: the binding (where and why) and the template's aggregat
 "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get resourcebinding.work.kokpit.io web-deployment -n demo \
   -o jsonpath='{range .spec.decisions[*]}{.cluster}{": "}{.reason}{" ("}{.replicas}{")"}{"\n"}{end}'
 "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get deployment web -n demo
+
+if [[ $(id -u) -eq 0 ]]; then
+  say "a hosted cluster with two real nodes (containerd + runc + kubelet) on two sandbox hosts"
+  $kokpit sandbox hosts down --dir "$dir" >/dev/null 2>&1 || true
+  $kokpit sandbox hosts up --count 2 --dir "$dir"
+  "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" apply -f "$dir/hosts.yaml"
+  $kokpit create cluster edge --workers 2 --exposure-address 10.77.0.1
+  # The cluster counts Ready Nodes; a Machine is Ready once every component on it checked out too.
+  "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" wait --for=condition=Ready machines.machines.kokpit.io --all --timeout=180s
+  $kokpit machines get
+  $kokpit get kubeconfig edge --output "$dir/edge.kubeconfig"
+  web_image=$($kokpit images list | grep /web:)
+  "$kubectl" --kubeconfig "$dir/edge.kubeconfig" run hello --image "$web_image" --image-pull-policy Never
+  "$kubectl" --kubeconfig "$dir/edge.kubeconfig" wait --for=condition=Ready pod/hello --timeout=120s
+  "$kubectl" --kubeconfig "$dir/edge.kubeconfig" get nodes,pods -o wide
+  pod_ip=$("$kubectl" --kubeconfig "$dir/edge.kubeconfig" get pod hello -o jsonpath='{.status.podIP}')
+  echo "--- the pod answers from host-2's network namespace:"
+  nsenter --net=/run/netns/kokpit-host-2 /bin/busybox wget -qO- "http://$pod_ip:8080/"
+else
+  say "skipping real nodes (sandbox hosts need root)"
+fi
 
 say "the fleet"
 $kokpit sandbox status --dir "$dir"
