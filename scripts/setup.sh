@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything kokpit needs on a fresh machine, idempotently:
-#   Debian packages, a Python virtualenv with kokpit and its dev tools, and the Kubernetes, etcd and
-#   kwok binaries built from the Go module proxy into ~/.cache/kokpit (outside the repository).
+#   Debian packages, a Python virtualenv with kokpit and its dev tools, the Kubernetes, etcd, kwok and
+#   containerd binaries built from the Go module proxy and the images real nodes run, all into
+#   ~/.cache/kokpit (outside the repository).
 # A second run only checks and returns in seconds.
 #
 #   scripts/setup.sh              what the demo needs
@@ -60,8 +61,8 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
   touch "$stamp"
 fi
 
-# --- Kubernetes, etcd and kwok binaries -----------------------------------------------------------
-say "checking the Kubernetes, etcd and kwok binaries"
+# --- Kubernetes, etcd, kwok and containerd binaries, and the images nodes run ---------------------
+say "checking the Kubernetes, etcd, kwok and containerd binaries"
 .venv/bin/kokpit binaries build
 if $for_tests; then
   # Upgrade tests go from the previous minor to the current one (hosted clusters) and across etcd
@@ -69,3 +70,5 @@ if $for_tests; then
   .venv/bin/kokpit binaries build --kubernetes-version v1.35.4
   .venv/bin/kokpit binaries build --etcd-version v3.5.35
 fi
+# The pause and web images real nodes import (made from Debian's static busybox, no registry).
+.venv/bin/kokpit images build
