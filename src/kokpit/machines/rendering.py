@@ -21,17 +21,13 @@ from typing import Any
 
 import jinja2
 import jinja2.exceptions
-import jinja2.sandbox
 
 from kokpit.api.machine import STEPS, Variant, absolute_path_problem
+from kokpit.controlplane.templates import SANDBOXED_TEMPLATES
 from kokpit.machines.components import ComponentError
 from kokpit.machines.host_state import under_prefix
 
 SOURCE_SCHEMES = ("file://", "https://")
-
-_ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
 
 
 class TemplateError(ComponentError):
@@ -187,7 +183,7 @@ def render_text(text: str, variables: Mapping[str, Any], *, component: str, wher
     """`render_text` renders one template in the sandbox; raises `TemplateError` as one line naming
     `component`, `where` (the step or file) and the problem."""
     try:
-        return _ENV.from_string(text).render(variables)
+        return SANDBOXED_TEMPLATES.from_string(text).render(variables)
     except jinja2.exceptions.SecurityError as error:
         problem = f"refused by the template sandbox: {error}"
     except jinja2.exceptions.TemplateSyntaxError as error:

@@ -13,21 +13,14 @@ from typing import Any
 
 import jinja2
 import jinja2.exceptions
-import jinja2.sandbox
 import yaml
 
+from kokpit.controlplane.templates import SANDBOXED_TEMPLATES
 from kokpit.hosted.addons.catalog import AddonDefinition, AddonError, Catalog
 
 ADDON_LABEL = "addons.kokpit.io/name"
 VERSION_LABEL = "addons.kokpit.io/version"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "kokpit")
-
-_ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-)
-"""Templates come from ConfigMaps anyone with write access to the addon namespace can edit, and are
-rendered inside the hub: sandboxed (no dunder attributes, no mutation of the context), and a
-variable that does not exist is an error rather than an empty string."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +78,7 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> d
 
 def _render_text(text: str, context: Mapping[str, Any], *, where: str) -> str:
     try:
-        return _ENV.from_string(text).render(**context)
+        return SANDBOXED_TEMPLATES.from_string(text).render(**context)
     except jinja2.exceptions.SecurityError as error:
         raise AddonError(f"{where}: refused by the template sandbox: {error}") from None
     except jinja2.TemplateError as error:
