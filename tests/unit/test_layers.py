@@ -35,6 +35,7 @@ LAYERS: dict[str, int] = {
     "sandbox": 4,
     # entry points
     "hub": 5,
+    "agent": 5,
     "cli": 5,
 }
 
