@@ -59,6 +59,12 @@ class MeteredTransport(httpx2.AsyncBaseTransport):
         self._count(request.method, str(response.status_code))
         return response
 
+    def replace_inner(self, inner: httpx2.AsyncBaseTransport) -> httpx2.AsyncBaseTransport:
+        """`replace_inner` sends every later request through `inner` and returns the transport it
+        replaces (still serving the requests already in flight: the caller closes it when done)."""
+        old, self._inner = self._inner, inner
+        return old
+
     def _count(self, method: str, code: str) -> None:
         if self._metrics is not None:
             self._metrics.api_requests_total.labels(self._cluster, method, code).inc()
@@ -79,6 +85,22 @@ def load_kubeconfig(kubeconfig: Kubeconfig, *, context: str | None = None) -> Si
     return single
 
 
+def _transport(
+    kubeconfig: Kubeconfig, *, context: str | None
+) -> tuple[SingleConfig, httpx2.AsyncHTTPTransport]:
+    """The kubeconfig's cluster and a connection pool presenting its TLS identity."""
+    config = load_kubeconfig(kubeconfig, context=context)
+    assert config.user is not None
+    ssl_context = verify_cluster(config.cluster, config.user, config.abs_file, trust_env=False)
+    # Watches hold a connection each, so the pool must not cap connections (httpx's default is 100).
+    inner = httpx2.AsyncHTTPTransport(
+        verify=ssl_context,
+        trust_env=False,
+        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=32),
+    )
+    return config, inner
+
+
 def make_client(
     cluster: str,
     kubeconfig: Kubeconfig,
@@ -90,24 +112,33 @@ def make_client(
     timeout: float = 10.0,
 ) -> AsyncClient:
     """`make_client` builds one rate-limited, metered lightkube AsyncClient (no limit when qps is None)."""
-    config = load_kubeconfig(kubeconfig, context=context)
-    assert config.user is not None
-    ssl_context = verify_cluster(config.cluster, config.user, config.abs_file, trust_env=False)
-    # Watches hold a connection each, so the pool must not cap connections (httpx's default is 100).
-    inner = httpx2.AsyncHTTPTransport(
-        verify=ssl_context,
-        trust_env=False,
-        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=32),
+    client, _ = _metered_client(
+        cluster, kubeconfig, context=context, qps=qps, burst=burst, metrics=metrics, timeout=timeout
     )
+    return client
+
+
+def _metered_client(
+    cluster: str,
+    kubeconfig: Kubeconfig,
+    *,
+    context: str | None,
+    qps: float | None,
+    burst: int,
+    metrics: Metrics | None,
+    timeout: float,
+) -> tuple[AsyncClient, MeteredTransport]:
+    config, inner = _transport(kubeconfig, context=context)
     bucket = TokenBucket(qps, burst) if qps is not None else None
     transport = MeteredTransport(inner, cluster=cluster, bucket=bucket, metrics=metrics)
-    return AsyncClient(
+    client = AsyncClient(
         config,
         timeout=httpx2.Timeout(timeout),
         field_manager=FIELD_MANAGER,
         trust_env=False,
         transport=transport,
     )
+    return client, transport
 
 
 class ClusterClients:
@@ -130,6 +161,7 @@ class ClusterClients:
         self._burst = burst
         self._timeout = timeout
         self._clients: dict[str, AsyncClient] = {}
+        self._transports: dict[str, MeteredTransport] = {}
 
     def __contains__(self, name: object) -> bool:
         return name in self._clients
@@ -138,7 +170,7 @@ class ClusterClients:
         """`add` builds the client of cluster `name`; a cluster can be added only once."""
         if name in self._clients:
             raise ValueError(f"cluster {name!r} is already registered")
-        client = make_client(
+        client, transport = _metered_client(
             name,
             kubeconfig,
             context=context,
@@ -148,8 +180,24 @@ class ClusterClients:
             timeout=self._timeout,
         )
         self._clients[name] = client
+        self._transports[name] = transport
         log.info("cluster client added", extra={"cluster": name})
         return client
+
+    def reload_identity(
+        self, name: str, kubeconfig: Kubeconfig, *, context: str | None = None
+    ) -> httpx2.AsyncBaseTransport:
+        """`reload_identity` makes the client of `name` present the client certificate of `kubeconfig`
+        (a renewed one) on every request from now on, without replacing the client: the informers,
+        electors and recorders holding it carry on. The server and CA must be those it had. Returns
+        the previous connection pool, which still serves the requests in flight (open watches); the
+        caller closes it (`aclose`) once their old certificate may go."""
+        transport = self._transports.get(name)
+        if transport is None:
+            raise KeyError(f"no client for cluster {name!r}; known: {sorted(self._clients)}")
+        _, inner = _transport(kubeconfig, context=context)
+        log.info("cluster client identity reloaded", extra={"cluster": name})
+        return transport.replace_inner(inner)
 
     def get(self, name: str) -> AsyncClient:
         try:
@@ -163,6 +211,7 @@ class ClusterClients:
     async def remove(self, name: str) -> None:
         """`remove` forgets cluster `name` and closes its client (no error when unknown)."""
         client = self._clients.pop(name, None)
+        self._transports.pop(name, None)
         if client is not None:
             await client.aclose()
             log.info("cluster client removed", extra={"cluster": name})

@@ -57,6 +57,7 @@ class Informer:
         *,
         namespace: str | None = None,
         labels: dict[str, str] | None = None,
+        fields: dict[str, str] | None = None,
         idle_timeout: float = 120.0,
         metrics: Metrics | None = None,
     ) -> None:
@@ -74,6 +75,7 @@ class Informer:
             cluster=cluster,
             namespace=namespace,
             labels=labels,
+            fields=fields,
             idle_timeout=idle_timeout,
             metrics=metrics,
         )

@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 log = logging.getLogger("kokpit.runtime.manager")
 
-InformerKey = tuple[str, type[Any], str | None]
+InformerKey = tuple[str, type[Any], str | None, tuple[tuple[str, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,21 @@ class Manager:
             controller.unwatch_cluster(name)
         await self.clients.remove(name)
 
-    def informer(self, cluster: str, resource: type[Any], *, namespace: str | None = None) -> Informer:
+    def informer(
+        self,
+        cluster: str,
+        resource: type[Any],
+        *,
+        namespace: str | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> Informer:
         """`informer` returns the shared informer of `resource` in `cluster`, creating it on first use.
 
+        `fields` narrows it with a field selector (`{"metadata.name": "edge1"}`), for clients allowed
+        to see only some objects of a kind; informers of different selectors are distinct.
         Created after `run()` began, it starts at once; `await informer.wait_synced()` to read it.
         """
-        key: InformerKey = (cluster, resource, namespace)
+        key: InformerKey = (cluster, resource, namespace, tuple(sorted((fields or {}).items())))
         informer = self._informers.get(key)
         if informer is None:
             informer = Informer(
@@ -123,6 +132,7 @@ class Manager:
                 resource,
                 self.clients.get(cluster),
                 namespace=namespace,
+                fields=fields,
                 idle_timeout=self.idle_timeout,
                 metrics=self.metrics,
             )

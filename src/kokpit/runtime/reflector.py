@@ -112,8 +112,10 @@ class Reflector:
     """`Reflector` runs list-then-watch for `resource` in `cluster` until cancelled.
 
     `namespace` limits it to one namespace (all namespaces when None), `labels` to a label
-    selector. `synced` is set after the first successful list. Works for lightkube typed resources
-    and for generic ones made with `lightkube.generic_resource`.
+    selector, `fields` to a field selector of equalities (`{"metadata.name": "edge1"}`: a client
+    whose RBAC names single objects may list and watch only those, and only this way). `synced`
+    is set after the first successful list. Works for lightkube typed resources and for generic
+    ones made with `lightkube.generic_resource`.
     """
 
     def __init__(
@@ -126,6 +128,7 @@ class Reflector:
         cluster: str,
         namespace: str | None = None,
         labels: dict[str, str] | None = None,
+        fields: dict[str, str] | None = None,
         idle_timeout: float = 120.0,
         server_timeout: int = 300,
         page_size: int = 500,
@@ -139,6 +142,7 @@ class Reflector:
         self.cluster = cluster
         self.namespace = namespace
         self.labels = labels
+        self.fields = fields
         self.idle_timeout = idle_timeout
         self.server_timeout = server_timeout
         self.page_size = page_size
@@ -194,6 +198,8 @@ class Reflector:
         kwargs: dict[str, Any] = {"chunk_size": self.page_size}
         if self.labels:
             kwargs["labels"] = self.labels
+        if self.fields:
+            kwargs["fields"] = self.fields
         scope = self._scope()
         if scope is not None:
             kwargs["namespace"] = scope
@@ -242,6 +248,8 @@ class Reflector:
         }
         if self.labels:
             params["labelSelector"] = ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+        if self.fields:
+            params["fieldSelector"] = ",".join(f"{k}={v}" for k, v in sorted(self.fields.items()))
         request = inner.prepare_request(
             "list", res=self.resource, namespace=self._scope(), watch=True, params=params
         )
