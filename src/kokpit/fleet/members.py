@@ -1,14 +1,18 @@
-"""API clients for member clusters, built from their kubeconfig Secrets on the hub.
+"""How controllers reach member clusters: the `MemberAccess` interface and the hub's implementation.
 
-Any controller that talks to members (health, delivery) asks `MemberClients.client(name)`. The
-client is made on first use from the cached Cluster and Secret, registered in the manager under
-`member/<name>`, and replaced when the Secret changes, so credentials rotate without a restart.
+A controller that talks to members (health, delivery) holds a `MemberAccess` and asks it for a
+member's client; it never cares how that client came to be. The hub's `MemberClients` reaches every
+Push member with the kubeconfig in its Secret: the client is made on first use from the cached
+Cluster and Secret, registered in the manager under `member/<name>`, and replaced when the Secret
+changes, so credentials rotate without a restart. The kokpit agent implements the same interface with
+the one member it runs next to (`kokpit.agent.local_member`), which is how one execution reconciler
+serves both modes.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from lightkube import AsyncClient
@@ -28,6 +32,22 @@ class MemberUnavailable(KokpitError):
     """No client can be made for a member: no Cluster, no Secret, or an unusable kubeconfig."""
 
 
+class MemberAccess(Protocol):
+    """What a controller needs to reach members: their Clusters, and a client for each.
+
+    `clusters` is the hub's informer of the `Cluster` objects this access knows (all of them on the
+    hub, an agent's own one in the agent). `client_name(name)` is the member's client name in the
+    manager's registry, under which informers of member objects are made; `client(name)` returns
+    that client, or raises `MemberUnavailable` with the reason none can be had.
+    """
+
+    clusters: Informer
+
+    def client_name(self, name: str) -> str: ...
+
+    async def client(self, name: str) -> AsyncClient: ...
+
+
 class MemberClients:
     """Clients of the fleet's members, shared by every domain of one manager (`member_clients`)."""
 
@@ -44,6 +64,9 @@ class MemberClients:
     def secret_of(self, cluster: Any) -> tuple[str, str]:
         ref = (cluster.get("spec") or {}).get("secretRef") or {}
         return str(ref.get("namespace") or SECRET_NAMESPACE), str(ref.get("name") or "")
+
+    def client_name(self, name: str) -> str:
+        return member_client_name(name)
 
     async def client(self, name: str) -> AsyncClient:
         """The member's client, (re)built when its Secret changed since the last call."""

@@ -15,6 +15,11 @@ Event on the Work, and a slow retry; transient errors retry with backoff. Object
 deleted from the member. A finalizer on the Work deletes its objects from the member when the Work goes
 (or only strips kokpit's labels from them with `preserveResourcesOnDeletion`), and lets go without
 cleanup once the member's Cluster is gone.
+
+The same reconciler runs in two drivers (`kokpit.propagation.wiring`): in the hub, reaching Push
+members through `MemberClients`, and in a kokpit agent, reaching its own member; a `MemberAccess`
+says how members are reached and an `ExecutionScope` which Clusters' Works are served
+(`execution_scope`), so a Work is applied by exactly one of them.
 """
 
 from __future__ import annotations
@@ -33,8 +38,7 @@ from lightkube.resources.core_v1 import Namespace
 from lightkube.types import PatchType
 
 from kokpit.api.work import APPLIED, AVAILABLE, WORK
-from kokpit.fleet.members import MemberClients, MemberUnavailable
-from kokpit.fleet.names import member_client_name
+from kokpit.fleet.members import MemberAccess, MemberUnavailable
 from kokpit.propagation import names
 from kokpit.propagation.apply_plan import (
     WORK_NAME_ANNOTATION,
@@ -55,6 +59,7 @@ from kokpit.propagation.apply_plan import (
     served_kinds,
     work_ref_from_metadata,
 )
+from kokpit.propagation.execution_scope import HUB_SCOPE, ExecutionScope
 from kokpit.propagation.status import ManifestOutcome, WorkProblem, work_report
 from kokpit.runtime import (
     Controller,
@@ -138,23 +143,29 @@ def cluster_of_work(work: Mapping[str, Any]) -> str | None:
 
 
 class ExecutionReconciler:
-    """Reconciles the Works of the hub; see the module docstring."""
+    """Reconciles the Works of the hub that `scope` serves, reaching members through `members`; see
+    the module docstring. `component` names the writer of its Events (the hub's controller or an
+    agent)."""
 
     def __init__(
         self,
         manager: Manager,
-        members: MemberClients,
+        members: MemberAccess,
         *,
+        scope: ExecutionScope = HUB_SCOPE,
         hub: str = "hub",
         resync: float = RESYNC,
         slow_requeue: float = SLOW_REQUEUE,
+        component: str = "kokpit-execution-controller",
     ) -> None:
         self.manager = manager
         self.members = members
+        self.scope = scope
         self.hub = hub
         self.resync = resync
         self.slow_requeue = slow_requeue
-        self.works: Informer = manager.informer(hub, WorkResource)
+        self.component = component
+        self.works: Informer = manager.informer(hub, WorkResource, namespace=scope.namespace)
         self.controller: Controller | None = None
         self._member_informers: dict[tuple[str, type[Any]], Informer] = {}
         self._applied: dict[Key, dict[int, _Applied]] = {}
@@ -176,9 +187,7 @@ class ExecutionReconciler:
     @property
     def recorder(self) -> EventRecorder:
         if self._recorder is None:
-            self._recorder = EventRecorder(
-                self.manager.clients.get(self.hub), component="kokpit-execution-controller"
-            )
+            self._recorder = EventRecorder(self.manager.clients.get(self.hub), component=self.component)
         return self._recorder
 
     # -- routing ------------------------------------------------------------------------------------
@@ -193,10 +202,11 @@ class ExecutionReconciler:
                 self.controller.enqueue(key)
 
     def _cluster_update(self, old: Any, new: Any) -> None:
-        def relevant(cluster: Any) -> tuple[Any, Any]:
+        def relevant(cluster: Any) -> tuple[Any, Any, Any]:
             return (
                 (cluster.get("status") or {}).get("apiEnablements"),
                 cluster["metadata"].get("deletionTimestamp"),
+                (cluster.get("spec") or {}).get("syncMode"),
             )
 
         if relevant(old) != relevant(new):
@@ -210,7 +220,7 @@ class ExecutionReconciler:
         if not enablements:
             return
         served = served_kinds(enablements)
-        client_name = member_client_name(str(cluster["metadata"]["name"]))
+        client_name = self.members.client_name(str(cluster["metadata"]["name"]))
         stale = []
         for (name, resource), informer in self._member_informers.items():
             info = lkr.api_info(resource).resource
@@ -231,7 +241,7 @@ class ExecutionReconciler:
 
     def _member_informer(self, cluster: str, resource: type[Any]) -> Informer:
         """The shared informer of `resource` in the member, created and watched on first use."""
-        client_name = member_client_name(cluster)
+        client_name = self.members.client_name(cluster)
         informer = self.manager.informer(client_name, resource)
         key = (client_name, resource)
         if self._member_informers.get(key) is not informer:
@@ -256,6 +266,9 @@ class ExecutionReconciler:
         cluster = cluster_of_work(work)
         if cluster is None:
             return Result()  # not in an execution namespace: not ours to apply
+        if not self.scope.serves(cluster, self.members.clusters.get(cluster)):
+            self._forget(key)  # the other driver's (a Pull member's agent, or the hub)
+            return Result()
         if work["metadata"].get("deletionTimestamp"):
             return await self._delete(key, work, cluster)
         work = await ensure_finalizer(self.manager.clients.get(self.hub), work, WORK_FINALIZER)

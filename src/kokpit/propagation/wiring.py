@@ -1,13 +1,17 @@
 """Wiring delivery into a manager: `setup` (the hub process), or its two halves for tests.
 
     setup(manager, settings)       # everything below, with the manager's shared member clients
+    setup_agent_execution(manager, member, cluster="edge1")   # a kokpit agent's driver
 
 `setup_propagation` registers the hub-side half: the policy checkers (one per policy kind, which also
 start the watches of the kinds propagation policies select, `kokpit.propagation.policy_checker`), the
 binding-kinds reconciler, and, as kinds appear, one binding reconciler per template kind
 (`kokpit.propagation.kind_watches`, `kokpit.propagation.binding_controller`). `setup_execution`
 registers the member-side half: the execution reconciler (Work -> member objects, Work status) and the
-binding status reconciler (Works -> binding `aggregatedStatus` and the template's `status`).
+binding status reconciler (Works -> binding `aggregatedStatus` and the template's `status`); there
+the execution reconciler serves the Works of Push members only. `setup_agent_execution` is the other
+driver of the same reconciler: in a kokpit agent, it serves the Works of the agent's own Pull member
+and reaches that member through the agent's local `MemberAccess`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
 from kokpit.api.policy import ClusterPropagationPolicy, PropagationPolicy
-from kokpit.fleet.members import MemberClients, member_clients
+from kokpit.fleet.members import MemberAccess, MemberClients, member_clients
 from kokpit.propagation.context import (
     ClusterOverridePolicyResource,
     ClusterPropagationPolicyResource,
@@ -25,6 +29,7 @@ from kokpit.propagation.context import (
     PropagationPolicyResource,
 )
 from kokpit.propagation.execution_controller import ExecutionReconciler
+from kokpit.propagation.execution_scope import HUB_SCOPE, agent_scope
 from kokpit.propagation.kind_watches import KindReconciler, KindRegistry
 from kokpit.propagation.policy_checker import PolicyReconciler
 from kokpit.propagation.status_controller import BindingStatusReconciler
@@ -76,11 +81,27 @@ class Execution:
 def setup_execution(manager: Manager, members: MemberClients, *, hub: str = "hub") -> Execution:
     """`setup_execution` registers the execution and binding status controllers with `manager`, reaching
     members through `members` (the `MemberClients` that `setup_fleet` returns)."""
-    execution = ExecutionReconciler(manager, members, hub=hub)
+    execution = ExecutionReconciler(manager, members, scope=HUB_SCOPE, hub=hub)
     execution.setup()
     status = BindingStatusReconciler(manager, execution.works, hub=hub)
     status.setup()
     return Execution(execution=execution, status=status)
+
+
+def setup_agent_execution(
+    manager: Manager,
+    member: MemberAccess,
+    *,
+    cluster: str,
+    hub: str = "hub",
+    component: str = "kokpit-agent",
+) -> ExecutionReconciler:
+    """`setup_agent_execution` registers the execution reconciler of a kokpit agent with `manager`: the
+    Works of Pull member `cluster` only (watched in its execution namespace), applied through
+    `member`. The binding status stays with the hub, which reads the Works the agent reports on."""
+    execution = ExecutionReconciler(manager, member, scope=agent_scope(cluster), hub=hub, component=component)
+    execution.setup()
+    return execution
 
 
 def setup(manager: Manager, settings: HubSettings) -> None:
