@@ -11,7 +11,8 @@ the cluster CA (csrsigning). From then on the kubelet uses its own certificate a
 - `ensure_node_bootstrap_rbac`: ClusterRoleBindings for the group every kokpit token carries
   (`BOOTSTRAP_GROUP`) and for `system:nodes` (renewals, kube-proxy);
 - `create_bootstrap_token` / `delete_bootstrap_token`: the token's Secret in kube-system, with an
-  expiry, so a token lost on a host stops working on its own (the token cleaner deletes it);
+  expiry, so a token lost on a host stops working on its own (the token cleaner deletes it); the
+  generic token pieces live in `kokpit.controlplane.bootstrap_tokens`, shared with agent registration;
 - `bootstrap_kubeconfig`: the file the host gets (pure).
 
 The binding is to `system:bootstrappers:kokpit`, not to `system:bootstrappers` (every bootstrap token
@@ -23,39 +24,31 @@ token cleaner (`kokpit.controlplane.commands.CLUSTER_CONTROLLERS`); hosted clust
 from __future__ import annotations
 
 import base64
-import re
-import secrets
-import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import yaml
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.models.rbac_v1 import RoleRef, Subject
 from lightkube.resources.core_v1 import Secret
 from lightkube.resources.rbac_authorization_v1 import ClusterRoleBinding
 
-from kokpit.runtime import delete_if_present, format_time
+from kokpit.controlplane import bootstrap_tokens
+from kokpit.controlplane.bootstrap_tokens import TOKEN_NAMESPACE as TOKEN_NAMESPACE
+from kokpit.controlplane.bootstrap_tokens import BootstrapToken as BootstrapToken
+from kokpit.controlplane.bootstrap_tokens import delete_bootstrap_token as delete_bootstrap_token
+from kokpit.controlplane.bootstrap_tokens import new_bootstrap_token as new_bootstrap_token
+from kokpit.controlplane.bootstrap_tokens import parse_bootstrap_token as parse_bootstrap_token
 
 FIELD_MANAGER = "kokpit"
-TOKEN_NAMESPACE = "kube-system"
-TOKEN_SECRET_TYPE = "bootstrap.kubernetes.io/token"
-TOKEN_SECRET_PREFIX = "bootstrap-token-"
 BOOTSTRAP_GROUP = "system:bootstrappers:kokpit"
-"""The extra group of every token kokpit makes; the bootstrap RBAC is granted to it alone."""
+"""The extra group of every token kokpit makes for nodes; the node bootstrap RBAC is granted to it alone."""
 NODES_GROUP = "system:nodes"
 KUBELET_SIGNER = "kubernetes.io/kube-apiserver-client-kubelet"
 """The signer of a kubelet's client certificate CSR; the controller-manager signs it with the cluster CA."""
 
-TOKEN_ALPHABET = string.ascii_lowercase + string.digits
-TOKEN_ID_LENGTH = 6
-TOKEN_SECRET_LENGTH = 16
-TOKEN_PATTERN = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
-"""A bootstrap token as the API server accepts it: `<id>.<secret>`."""
-
-MANAGED_BY = {"app.kubernetes.io/managed-by": "kokpit"}
+MANAGED_BY = bootstrap_tokens.MANAGED_BY
 
 RBAC_BINDINGS: tuple[tuple[str, str, str], ...] = (
     ("kokpit:kubelet-bootstrap", "system:node-bootstrapper", BOOTSTRAP_GROUP),
@@ -78,57 +71,6 @@ EndpointSlices). The ClusterRoles are the API server's built-in ones (the first 
 bindings; kubeadm gives kube-proxy a service account instead)."""
 
 
-@dataclass(frozen=True)
-class BootstrapToken:
-    """A bootstrap token: `id` is public (it names the Secret), `secret` is the credential."""
-
-    id: str
-    secret: str
-
-    def __post_init__(self) -> None:
-        if TOKEN_PATTERN.match(f"{self.id}.{self.secret}") is None:
-            raise ValueError("a bootstrap token is a [a-z0-9]{6} id and a [a-z0-9]{16} secret")
-
-    @property
-    def token(self) -> str:
-        """The bearer token: `<id>.<secret>`."""
-        return f"{self.id}.{self.secret}"
-
-    @property
-    def secret_name(self) -> str:
-        """The Secret holding it in kube-system: `bootstrap-token-<id>`."""
-        return token_secret_name(self.id)
-
-    @property
-    def username(self) -> str:
-        """The user the API server authenticates it as: `system:bootstrap:<id>`."""
-        return f"system:bootstrap:{self.id}"
-
-    def __repr__(self) -> str:
-        return f"BootstrapToken(id={self.id!r}, secret=<redacted>)"
-
-
-def token_secret_name(token_id: str) -> str:
-    """`token_secret_name("abcdef")` is `bootstrap-token-abcdef`."""
-    return f"{TOKEN_SECRET_PREFIX}{token_id}"
-
-
-def new_bootstrap_token() -> BootstrapToken:
-    """`new_bootstrap_token` draws a fresh token from `secrets` (16 characters of 36: ~82 bits)."""
-    return BootstrapToken(
-        id="".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_ID_LENGTH)),
-        secret="".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_SECRET_LENGTH)),
-    )
-
-
-def parse_bootstrap_token(text: str) -> BootstrapToken:
-    """`parse_bootstrap_token("abcdef.0123456789abcdef")` reads a token back; ValueError if malformed."""
-    match = TOKEN_PATTERN.match(text.strip())
-    if match is None:
-        raise ValueError("not a bootstrap token: expected <[a-z0-9]{6}>.<[a-z0-9]{16}>")
-    return BootstrapToken(id=match.group(1), secret=match.group(2))
-
-
 def bootstrap_token_secret(
     token: BootstrapToken,
     *,
@@ -137,31 +79,10 @@ def bootstrap_token_secret(
     groups: Sequence[str] = (BOOTSTRAP_GROUP,),
     labels: Mapping[str, str] | None = None,
 ) -> Secret:
-    """`bootstrap_token_secret` is the Secret the API server reads `token` from (pure): usable for
-    authentication (as `system:bootstrap:<id>` in `system:bootstrappers` and `groups`) and for signing
-    `cluster-info`, until `expiration` (an aware datetime)."""
-    if expiration.tzinfo is None:
-        raise ValueError("expiration must be timezone-aware")
-    for group in groups:
-        if not group.startswith("system:bootstrappers:"):
-            # The API server refuses to authenticate a token whose extra groups lie outside this prefix.
-            raise ValueError(f"extra group {group!r} must start with system:bootstrappers:")
-    return Secret(
-        metadata=ObjectMeta(
-            name=token.secret_name,
-            namespace=TOKEN_NAMESPACE,
-            labels={**MANAGED_BY, **(labels or {})},
-        ),
-        type=TOKEN_SECRET_TYPE,
-        stringData={
-            "description": description,
-            "token-id": token.id,
-            "token-secret": token.secret,
-            "expiration": format_time(expiration.astimezone(UTC)),
-            "usage-bootstrap-authentication": "true",
-            "usage-bootstrap-signing": "true",
-            "auth-extra-groups": ",".join(groups),
-        },
+    """`bootstrap_token_secret` is the Secret of a node's `token` (pure): by default in the group the
+    node bootstrap RBAC is granted to (`bootstrap_tokens.bootstrap_token_secret` says the rest)."""
+    return bootstrap_tokens.bootstrap_token_secret(
+        token, description=description, expiration=expiration, groups=groups, labels=labels
     )
 
 
@@ -173,28 +94,11 @@ async def create_bootstrap_token(
     labels: Mapping[str, str] | None = None,
     now: datetime | None = None,
 ) -> BootstrapToken:
-    """`create_bootstrap_token` makes a new token in the cluster of `client`, valid for `ttl`.
-
-    `labels` go on its Secret, so a caller can find the tokens it made (e.g. per Machine) and delete
-    them once the node joined. An id already taken (1 in 2 billion) draws another token."""
-    expiration = (now or datetime.now(UTC)) + ttl
-    for _ in range(5):
-        token = new_bootstrap_token()
-        secret = bootstrap_token_secret(token, description=description, expiration=expiration, labels=labels)
-        try:
-            await client.create(secret)
-        except ApiError as error:
-            if error.status.code == 409:
-                continue
-            raise
-        return token
-    raise RuntimeError("could not find a free bootstrap token id")
-
-
-async def delete_bootstrap_token(client: AsyncClient, token_id: str) -> bool:
-    """`delete_bootstrap_token` revokes a token by deleting its Secret; False when it was gone already
-    (expired and cleaned up, or never made)."""
-    return await delete_if_present(client, Secret, token_secret_name(token_id), namespace=TOKEN_NAMESPACE)
+    """`create_bootstrap_token` makes a node's token in the cluster of `client`, valid for `ttl`, in
+    `BOOTSTRAP_GROUP`; `labels` go on its Secret (see `bootstrap_tokens.create_bootstrap_token`)."""
+    return await bootstrap_tokens.create_bootstrap_token(
+        client, description=description, ttl=ttl, groups=(BOOTSTRAP_GROUP,), labels=labels, now=now
+    )
 
 
 def bootstrap_rbac() -> list[ClusterRoleBinding]:
