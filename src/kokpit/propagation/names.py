@@ -14,10 +14,11 @@ names never contain `--`, which is how the two forms are told apart.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from kokpit.fleet import names as fleet_names
 
 PREFIX = "kokpit.io/"
 MANAGED_BY_LABEL = "kokpit.io/managed-by"
@@ -45,79 +46,28 @@ PROPAGATION_FINALIZER = "kokpit.io/propagation"
 """Finalizer the binding controller puts on every propagated template: the template stays until its
 Works and binding are gone."""
 
-EXECUTION_NAMESPACE_PREFIX = "kokpit-es-"
-"""Prefix of the per-member namespaces on the hub holding the member's Works."""
+# Execution namespaces (`execution_namespace`, `cluster_from_execution_namespace`) and the hashed form
+# of names are the fleet's (`kokpit.fleet.names`: a member's agent keeps its Lease there too); they are
+# re-exported here, where delivery's names build on them.
+DNS_LABEL_MAX = fleet_names.DNS_LABEL_MAX
+DNS_SUBDOMAIN_MAX = fleet_names.DNS_SUBDOMAIN_MAX
+EXECUTION_NAMESPACE_PREFIX = fleet_names.EXECUTION_NAMESPACE_PREFIX
+HASH_LENGTH = fleet_names.HASH_LENGTH
+HASH_SEPARATOR = fleet_names.HASH_SEPARATOR
+LABEL_VALUE_MAX = fleet_names.LABEL_VALUE_MAX
+cluster_from_execution_namespace = fleet_names.cluster_from_execution_namespace
+execution_namespace = fleet_names.execution_namespace
+hashed_name = fleet_names.hashed_name
+label_value = fleet_names.label_value
+short_hash = fleet_names.short_hash
 
-DNS_LABEL_MAX = 63
-DNS_SUBDOMAIN_MAX = 253
-LABEL_VALUE_MAX = 63
-HASH_LENGTH = 10
-HASH_SEPARATOR = "--"
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-
-def short_hash(*parts: str) -> str:
-    """`short_hash` is a stable 10-hex-digit digest of `parts` (sha256, parts separated unambiguously)."""
-    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()
-    return digest[:HASH_LENGTH]
-
-
-def _hashed(text: str, *, limit: int, allowed: str) -> str:
-    """`text` made of `allowed` characters, shortened to fit `limit` with the `--<hash>` suffix."""
-    cleaned = re.sub(f"[^{allowed}]", "-", text.lower())
-    keep = limit - len(HASH_SEPARATOR) - HASH_LENGTH
-    head = cleaned[:keep].strip("-.")
-    suffix = HASH_SEPARATOR + short_hash(text)
-    return f"{head}{suffix}" if head else suffix.lstrip("-")
-
-
-def _fit_label(text: str, *, limit: int = DNS_LABEL_MAX) -> str:
-    if len(text) <= limit and _DNS_LABEL.match(text) and HASH_SEPARATOR not in text:
-        return text
-    return _hashed(text, limit=limit, allowed="a-z0-9-")
 
 
 def _fit_subdomain(text: str, *, limit: int = DNS_SUBDOMAIN_MAX) -> str:
     if len(text) <= limit and _DNS_SUBDOMAIN.match(text) and HASH_SEPARATOR not in text:
         return text
-    return _hashed(text, limit=limit, allowed="a-z0-9.-")
-
-
-def label_value(text: str) -> str:
-    """`label_value` is `text` if it is a valid label value without `--`, else a shortened `--<hash>` form.
-    The full text belongs in the annotation of the same key."""
-    if len(text) <= LABEL_VALUE_MAX and _LABEL_VALUE.match(text) and HASH_SEPARATOR not in text:
-        return text
-    return _hashed(text, limit=LABEL_VALUE_MAX, allowed="A-Za-z0-9_.-")
-
-
-# --- execution namespaces --------------------------------------------------------------------------------
-
-
-def execution_namespace(cluster: str) -> str:
-    """`execution_namespace` is the hub namespace holding the Works of `cluster`: `kokpit-es-<cluster>`.
-
-    Cluster names that are DNS labels of at most 53 characters without `--` map one to one; others get a
-    shortened hashed form, whose namespace carries the `kokpit.io/cluster` annotation."""
-    if not cluster:
-        raise ValueError("a cluster name must not be empty")
-    suffix_limit = DNS_LABEL_MAX - len(EXECUTION_NAMESPACE_PREFIX)
-    return EXECUTION_NAMESPACE_PREFIX + _fit_label(cluster, limit=suffix_limit)
-
-
-def cluster_from_execution_namespace(namespace: str) -> str | None:
-    """`cluster_from_execution_namespace` inverts `execution_namespace`: the cluster name, or None when
-    `namespace` is not an execution namespace or is in hashed form (read its `kokpit.io/cluster`
-    annotation then)."""
-    if not namespace.startswith(EXECUTION_NAMESPACE_PREFIX):
-        return None
-    cluster = namespace[len(EXECUTION_NAMESPACE_PREFIX) :]
-    if not cluster or HASH_SEPARATOR in cluster or execution_namespace(cluster) != namespace:
-        return None
-    return cluster
+    return hashed_name(text, limit=limit, allowed="a-z0-9.-")
 
 
 def execution_namespace_metadata(cluster: str) -> tuple[dict[str, str], dict[str, str]]:
