@@ -1,9 +1,14 @@
 """The cluster reconciler: probes every member on a period and keeps its Cluster honest.
 
-For each Cluster it probes the member (`probe.observe`), decides `Ready` and the health taints
+For each Push Cluster it probes the member (`probe.observe`), decides `Ready` and the health taints
 (`health.decide_health`), and writes status (conditions, version, API enablements, node and
 resource summaries, last probe time) and taints back to the hub, with an Event whenever `Ready`
 changes. A finalizer lets it drop the member's client and probe history when the Cluster goes.
+
+A Pull Cluster is not probed: the hub cannot reach it. Its agent writes the version, APIs, summaries
+and its own probe (the `Healthy` condition) as `kokpit-agent`, and renews a Lease; this reconciler
+judges that Lease and report (`lease_health.judge_agent`) into the same `Ready` decision and taints,
+and writes only `Ready` (and the taints), never the fields the agent owns.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lightkube import ApiError
+from lightkube.resources.coordination_v1 import Lease
 
 from kokpit.api.cluster import CLUSTER
 from kokpit.fleet.health import (
@@ -27,12 +33,28 @@ from kokpit.fleet.health import (
     Thresholds,
     decide_health,
 )
+from kokpit.fleet.lease_health import (
+    AGENT_CONDITION,
+    AgentJudgement,
+    LeaseSighting,
+    judge_agent,
+    revived,
+    sight,
+)
 from kokpit.fleet.members import ClusterResource, MemberClients, MemberUnavailable, member_clients
-from kokpit.fleet.names import CLUSTER_FINALIZER, HEALTH_FIELD_MANAGER
+from kokpit.fleet.names import (
+    AGENT_LEASE_NAME,
+    CLUSTER_FINALIZER,
+    HEALTH_FIELD_MANAGER,
+    cluster_from_execution_namespace,
+    execution_namespace,
+)
 from kokpit.fleet.probe import Observation, observe
 from kokpit.runtime import (
     Condition,
+    Controller,
     EventRecorder,
+    Handler,
     Key,
     Manager,
     Result,
@@ -44,13 +66,11 @@ from kokpit.runtime import (
     remove_finalizer,
     status_writer,
 )
+from kokpit.runtime.leader import record_of
 
 log = logging.getLogger("kokpit.fleet.cluster_controller")
 
 CONTROLLER_NAME = "cluster"
-
-AGENT_NOT_AVAILABLE = "AgentNotAvailable"
-"""The `Ready` reason of a Pull-mode cluster: no kokpit agent exists yet to report on it."""
 
 _SUMMARY_FIELDS = ("kubernetesVersion", "apiEnablements", "nodeSummary", "resourceSummary")
 
@@ -83,12 +103,37 @@ class ClusterReconciler:
         self.history: dict[str, ProbeHistory] = {}
         self._summarised_at: dict[str, float] = {}
         self._recorder: EventRecorder | None = None
+        self.leases = manager.informer(hub, Lease, fields={"metadata.name": AGENT_LEASE_NAME})
+        """Every agent's Lease (one per Pull member, in its execution namespace)."""
+        self._sightings: dict[str, LeaseSighting] = {}
+        self._expired: set[str] = set()
+        self._controller: Controller | None = None
 
     def setup(self) -> None:
-        """Registers the controller with the manager and routes Secret changes to their Cluster."""
+        """Registers the controller with the manager and routes Secret changes to their Cluster, and
+        agent Leases appearing, going, changing hands or coming back after expiry to theirs."""
         controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
         controller.watch(self.members.clusters)
         controller.watch(self.members.secrets, mapper=self._clusters_of_secret)
+        self.leases.add_handler(
+            Handler(add=self._lease_event, update=self._lease_update, delete=self._lease_event)
+        )
+        self._controller = controller
+
+    def _cluster_of_lease(self, lease: Any) -> str | None:
+        return cluster_from_execution_namespace(str(lease.metadata.namespace or ""))
+
+    def _lease_event(self, lease: Any) -> None:
+        cluster = self._cluster_of_lease(lease)
+        if cluster is not None and self._controller is not None:
+            self._controller.enqueue(Key(self.hub, None, cluster))
+
+    def _lease_update(self, old: Any, new: Any) -> None:
+        cluster = self._cluster_of_lease(new)
+        if cluster is None or self._controller is None:
+            return
+        if cluster in self._expired or revived(record_of(old), record_of(new)):
+            self._controller.enqueue(Key(self.hub, None, cluster))
 
     def _clusters_of_secret(self, secret: Any) -> list[Key]:
         namespace, name = secret.metadata.namespace, secret.metadata.name
@@ -119,36 +164,53 @@ class ClusterReconciler:
         cluster = await ensure_finalizer(hub, cluster, CLUSTER_FINALIZER)
 
         now = datetime.now(UTC)
-        observation = await self._observe(key.name, cluster)
+        status = cluster.get("status") or {}
+        pull = (cluster.get("spec") or {}).get("syncMode") == "Pull"
+        judgement = self._judge(key.name, status, now) if pull else None
+        observation = Observation(judgement.probe) if judgement is not None else await self._observe(key.name)
         history = self.history.setdefault(key.name, ProbeHistory())
         history.record(observation.probe.outcome)
-        status = cluster.get("status") or {}
         current = get_condition(status.get("conditions") or [], "Ready")
+        thresholds = self.options.thresholds
         decision = decide_health(
             current=Condition.of(current) if current else None,
             current_since=parse_time(current.get("lastTransitionTime")) if current else None,
             history=history,
             probe=observation.probe,
             now=now,
-            thresholds=self.options.thresholds,
+            thresholds=judgement.thresholds(thresholds) if judgement is not None else thresholds,
         )
-        await self._write(cluster, status, observation, decision, now)
+        await self._write(cluster, status, observation, decision, now, pull=pull)
         if current is None or current["status"] != decision.ready.status:
             await self._record_transition(cluster, decision)
         requeue = self.options.period
-        if decision.recheck_after is not None:
-            requeue = min(requeue, max(decision.recheck_after.total_seconds(), 0.1))
+        for after in (decision.recheck_after, judgement.recheck_after if judgement else None):
+            if after is not None:
+                requeue = min(requeue, max(after.total_seconds(), 0.1))
         return Result(requeue_after=requeue)
 
-    async def _observe(self, name: str, cluster: Any) -> Observation:
-        if (cluster.get("spec") or {}).get("syncMode") == "Pull":
-            return Observation(
-                Probe(
-                    ProbeOutcome.UNREACHABLE,
-                    "syncMode Pull needs the kokpit agent in the member, which kokpit does not provide yet",
-                    reason=AGENT_NOT_AVAILABLE,
-                )
+    def _judge(self, name: str, status: dict[str, Any], now: datetime) -> AgentJudgement:
+        """Judges Pull member `name` by its agent's Lease (sighted on the hub's clock) and report."""
+        lease = self.leases.get(AGENT_LEASE_NAME, execution_namespace(name))
+        sighting = None
+        if lease is not None:
+            sighting = sight(
+                self._sightings.get(name), record_of(lease), monotonic=time.monotonic(), wall=now
             )
+            self._sightings[name] = sighting
+        else:
+            self._sightings.pop(name, None)
+        found = get_condition(status.get("conditions") or [], AGENT_CONDITION)
+        judgement = judge_agent(
+            name, sighting, Condition.of(found) if found else None, monotonic=time.monotonic()
+        )
+        if judgement.decisive:
+            self._expired.add(name)
+        else:
+            self._expired.discard(name)
+        return judgement
+
+    async def _observe(self, name: str) -> Observation:
         try:
             client = await self.members.client(name)
         except MemberUnavailable as error:
@@ -167,11 +229,18 @@ class ClusterReconciler:
         observation: Observation,
         decision: HealthDecision,
         now: datetime,
+        *,
+        pull: bool = False,
     ) -> None:
         """Writes the observed status and the taints; the status is written even when the taint
-        step raises, so `Ready` and `lastProbeTime` never lag behind a failed reconcile."""
+        step raises, so `Ready` and `lastProbeTime` never lag behind a failed reconcile. Of a Pull
+        Cluster only `Ready` is the hub's: the rest is its agent's to write."""
         hub = self.manager.clients.get(self.hub)
         async with status_writer(hub, ClusterResource, cluster, owned=("Ready",), now=now) as patch:
+            if pull:
+                patch.set(decision.ready)
+                await self._write_taints(cluster, decision)
+                return
             patch.fields.update(patch.current_fields(*_SUMMARY_FIELDS))
             fresh = {
                 "kubernetesVersion": observation.kubernetes_version,
@@ -221,6 +290,8 @@ class ClusterReconciler:
     async def _forget(self, name: str) -> None:
         self.history.pop(name, None)
         self._summarised_at.pop(name, None)
+        self._sightings.pop(name, None)
+        self._expired.discard(name)
         await self.members.forget(name)
 
 
