@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from dataclasses import asdict
@@ -43,6 +44,15 @@ def up(
         typer.Option("--base-port", help="Take consecutive ports from here instead of free ones."),
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for readiness.")] = 180.0,
+    pull: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--pull",
+            help="Put this member behind a firewall in its own network namespace, registered with "
+            "the hub by token and run by its agent (a Pull cluster once a hub runs). Repeatable; "
+            "needs root.",
+        ),
+    ] = None,
 ) -> None:
     """Start the hub API server and MEMBERS member clusters, and wait until they are ready."""
     console = Console(stderr=True)
@@ -52,10 +62,13 @@ def up(
         kubernetes_version=kubernetes_version,
         base_port=base_port,
         timeout_seconds=timeout,
+        pull=tuple(pull or ()),
     )
     state = sandbox.up(_dir(directory), options, report=lambda message: console.print(f"[dim]{message}[/]"))
     for cluster in state.clusters.values():
         where = f" region={cluster.region} zone={cluster.zone}" if cluster.region else ""
+        if cluster.pull is not None:
+            where += f" pull: behind a firewall in network namespace {cluster.pull.netns}"
         typer.echo(f"{cluster.name}: {cluster.endpoint} kubeconfig={cluster.kubeconfig}{where}")
 
 
@@ -128,3 +141,40 @@ def kubeconfig(
     if cluster not in state.clusters:
         fail(f"no cluster {cluster!r} in the sandbox (have: {', '.join(state.clusters)})")
     typer.echo(state.clusters[cluster].kubeconfig)
+
+
+@app.command()
+def link(
+    cluster: Annotated[str, typer.Argument(help="A Pull member (started with --pull).")],
+    state: Annotated[str, typer.Argument(help="down (cut the link to the hub) or up (mend it)")],
+    directory: DirOption = None,
+) -> None:
+    """Cut or mend the network link between a Pull member and the hub (for trying out failures)."""
+    if state not in ("up", "down"):
+        fail(f"unknown link state {state!r} (use up or down)")
+    sandbox.set_link(_dir(directory), cluster, up=state == "up")
+    typer.echo(f"{cluster}: link {state}")
+
+
+@app.command("exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def exec_command(
+    context: typer.Context,
+    cluster: Annotated[str, typer.Argument(help="hub, member1, ...")],
+    directory: DirOption = None,
+) -> None:
+    """Run a command where CLUSTER's processes run: in a Pull member's network namespace (so its
+    API server is reachable), else here. Example: kokpit sandbox exec member3 -- kubectl
+    --kubeconfig .kokpit/sandbox/member3.kubeconfig get pods -A"""
+    state = sandbox.load(_dir(directory))
+    if cluster not in state.clusters:
+        fail(f"no cluster {cluster!r} in the sandbox (have: {', '.join(state.clusters)})")
+    argv = list(context.args)
+    if not argv:
+        fail("name the command to run after --")
+    netns_path = state.clusters[cluster].netns_path
+    if netns_path is not None:
+        argv = ["nsenter", f"--net={netns_path}", *argv]
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as error:
+        fail(f"cannot run {argv[0]}: {error.strerror}")

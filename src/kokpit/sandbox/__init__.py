@@ -1,5 +1,6 @@
-"""Real Kubernetes clusters on one machine: the hub API server and kwok-backed members, and
-sandbox hosts (network namespaces with sshd) for real nodes."""
+"""Real Kubernetes clusters on one machine: the hub API server and kwok-backed members (some of
+them, Pull members, behind a firewall with their agent), and sandbox hosts (network namespaces
+with sshd) for real nodes."""
 
 from kokpit.sandbox.hosts import HostsError, Inventory, hosts_down, hosts_status, hosts_up, load_inventory
 from kokpit.sandbox.sandbox import (
@@ -12,10 +13,11 @@ from kokpit.sandbox.sandbox import (
     kill,
     load,
     restart,
+    set_link,
     status,
     up,
 )
-from kokpit.sandbox.state import ClusterState, ComponentState, SandboxState
+from kokpit.sandbox.state import ClusterState, ComponentState, PullLink, SandboxState
 
 __all__ = [
     "COMPONENTS",
@@ -24,6 +26,7 @@ __all__ = [
     "ComponentStatus",
     "HostsError",
     "Inventory",
+    "PullLink",
     "SandboxError",
     "SandboxState",
     "UpOptions",
@@ -36,6 +39,7 @@ __all__ = [
     "load",
     "load_inventory",
     "restart",
+    "set_link",
     "status",
     "up",
 ]

@@ -31,14 +31,17 @@ class NetworkError(KokpitError):
     """A network command failed; the message names the command and what the kernel said."""
 
 
-def bridge_commands(owner: str) -> list[list[str]]:
-    """The commands that create the bridge with the gateway address; `owner` (the hosts
-    directory) goes into the bridge's alias, so another directory's `up` can say whose it is."""
+def bridge_commands(
+    owner: str, *, bridge: str = BRIDGE, address: str = f"{GATEWAY}/{NODE_NETWORK.prefixlen}"
+) -> list[list[str]]:
+    """The commands that create `bridge` with `address` (default: the hosts' bridge and gateway);
+    `owner` (the directory) goes into the bridge's alias, so another directory's `up` can say
+    whose it is."""
     return [
-        [IP, "link", "add", BRIDGE, "type", "bridge"],
-        [IP, "link", "set", "dev", BRIDGE, "alias", owner],
-        [IP, "addr", "add", f"{GATEWAY}/{NODE_NETWORK.prefixlen}", "dev", BRIDGE],
-        [IP, "link", "set", "dev", BRIDGE, "up"],
+        [IP, "link", "add", bridge, "type", "bridge"],
+        [IP, "link", "set", "dev", bridge, "alias", owner],
+        [IP, "addr", "add", address, "dev", bridge],
+        [IP, "link", "set", "dev", bridge, "up"],
     ]
 
 
@@ -62,7 +65,13 @@ def host_commands(host: HostPlan) -> list[list[str]]:
 
 def nsenter(host: HostPlan, argv: Sequence[str]) -> list[str]:
     """`argv` run in `host`'s network namespace only (mounts, /sys and cgroups stay the machine's)."""
-    return [NSENTER, f"--net={host.netns_path}", *argv]
+    return nsenter_netns(host.netns_path, argv)
+
+
+def nsenter_netns(netns_path: str, argv: Sequence[str]) -> list[str]:
+    """`argv` run in the network namespace at `netns_path` only. nsenter execs `argv` in place
+    (no fork without `--pid`), so the process started is `argv` itself, with nsenter's pid."""
+    return [NSENTER, f"--net={netns_path}", *argv]
 
 
 def run(argv: Sequence[str]) -> None:
@@ -84,10 +93,10 @@ def netns_exists(name: str) -> bool:
     return (NETNS_DIR / name).exists()
 
 
-def bridge_owner() -> str | None:
-    """The alias of the bridge (the hosts directory that made it), None when there is no bridge."""
+def bridge_owner(bridge: str = BRIDGE) -> str | None:
+    """The alias of `bridge` (the directory that made it), None when there is no such bridge."""
     try:
-        return (SYS_NET / BRIDGE / "ifalias").read_text().strip()
+        return (SYS_NET / bridge / "ifalias").read_text().strip()
     except FileNotFoundError:
         return None
 
@@ -173,21 +182,26 @@ def remove_host(host: HostPlan) -> None:
     first: a namespace with a process in it outlives `ip netns del`."""
     if route_exists(host.pod_cidr):
         run([IP, "route", "del", host.pod_cidr])
-    if link_exists(host.veth):  # first: the kernel removes a namespace's devices asynchronously
+    remove_veth_and_netns(host.veth, host.netns)
+
+
+def remove_veth_and_netns(veth: str, netns: str) -> None:
+    """Removes the root namespace's end of a veth, then the namespace, whichever exist."""
+    if link_exists(veth):  # first: the kernel removes a namespace's devices asynchronously
         try:
-            run([IP, "link", "del", "dev", host.veth])
+            run([IP, "link", "del", "dev", veth])
         except NetworkError:
-            if link_exists(host.veth):
+            if link_exists(veth):
                 raise
-    if netns_exists(host.netns):
-        run([IP, "netns", "del", host.netns])
+    if netns_exists(netns):
+        run([IP, "netns", "del", netns])
 
 
-def remove_bridge(owner: str) -> bool:
-    """Deletes the bridge if `owner` made it (not one made by hand); returns whether it did."""
-    if bridge_owner() != owner:
+def remove_bridge(owner: str, *, bridge: str = BRIDGE) -> bool:
+    """Deletes `bridge` if `owner` made it (not one made by hand); returns whether it did."""
+    if bridge_owner(bridge) != owner:
         return False
-    run([IP, "link", "del", "dev", BRIDGE])
+    run([IP, "link", "del", "dev", bridge])
     return True
 
 

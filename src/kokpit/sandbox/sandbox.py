@@ -2,8 +2,12 @@
 
 `up` generates each cluster's PKI, starts etcd and kube-apiserver, then kube-controller-manager,
 kube-scheduler and kwok, creates kwok's nodes, and returns once every component is healthy and the
-members' nodes are Ready. Its state goes to `DIR/sandbox.json` so that `status`, `restart` and
-`down` work from any later command. A failure at any point stops whatever was started: there is no
+members' nodes are Ready. Members named by `UpOptions.pull` run behind a firewall in network
+namespaces of their own (`sandbox/pullplan.py`), with a `kokpit-agent` that registers them with
+the hub by token and then runs their agent.
+
+Its state goes to `DIR/sandbox.json` so that `status`, `restart` and `down` work from any later
+command. A failure at any point stops whatever was started: there is no
 half-started sandbox.
 """
 
@@ -11,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import json
 import shutil
 import signal
 import time
@@ -24,6 +30,7 @@ from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import ServiceAccount
 
+from kokpit import __version__
 from kokpit.binaries import BinarySet, find_binaries
 from kokpit.binaries.versions import DEFAULT_ETCD_VERSION, KWOK_VERSION
 from kokpit.controlplane import commands, kwok, pki, processes
@@ -31,7 +38,10 @@ from kokpit.controlplane.health import ProbeResult, ProbeTLS, probe
 from kokpit.controlplane.kwok import NODE_CPU, NODE_MEMORY, NODE_PODS
 from kokpit.errors import KokpitError
 from kokpit.runtime.resources import PlainNode
+from kokpit.sandbox import network, pull
+from kokpit.sandbox.netns import call_in
 from kokpit.sandbox.ports import HOST, PortAllocator
+from kokpit.sandbox.pullplan import PullNetworkPlan, agent_commands, check_pull_members
 from kokpit.sandbox.state import (
     ClusterState,
     ComponentState,
@@ -47,7 +57,9 @@ APISERVER = "kube-apiserver"
 CONTROLLER_MANAGER = "kube-controller-manager"
 SCHEDULER = "kube-scheduler"
 KWOK = "kwok"
-COMPONENTS = (ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK)
+AGENT = "kokpit-agent"
+"""A Pull member's agent (registration, then `kokpit agent`), in the member's namespace."""
+COMPONENTS = (ETCD, APISERVER, CONTROLLER_MANAGER, SCHEDULER, KWOK, AGENT)
 FIELD_MANAGER = "kokpit"
 
 Report = Callable[[str], None]
@@ -91,6 +103,8 @@ class UpOptions:
     base_port: int | None = None
     tie_to_parent: bool = False
     timeout_seconds: float = 180.0
+    pull: tuple[str, ...] = ()
+    """Members placed behind a firewall, reached by the hub only through their agent."""
 
 
 @dataclass
@@ -101,6 +115,7 @@ class _Cluster:
     root: Path
     pki: pki.PKIPaths
     apiserver_port: int
+    apiserver_address: str = HOST
     node_labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -148,6 +163,12 @@ def up(directory: Path, options: UpOptions, *, report: Report = lambda message: 
         raise SandboxError(f"--members must be 0 or more, got {options.members}")
     if options.nodes < 0:
         raise SandboxError(f"--nodes must be 0 or more, got {options.nodes}")
+    member_names = [member.name for member in plan_members(options.members, nodes_per_member=0)]
+    why = check_pull_members(options.pull, member_names)
+    if why is not None:
+        raise SandboxError(why)
+    if options.pull:
+        pull.require_root()
     directory = directory.resolve()
     binaries = find_binaries(options.kubernetes_version)
     with _locked(directory):
@@ -159,15 +180,29 @@ def up(directory: Path, options: UpOptions, *, report: Report = lambda message: 
                     f"{directory} already holds a running sandbox ({len(running)} processes alive); "
                     f"run: kokpit sandbox down --dir {directory}"
                 )
+            _remove_pull_network(previous)
         _clear(directory)
         state = SandboxState(dir=str(directory), kubernetes_version=binaries.kubernetes_version)
         try:
             _start(directory, state, binaries, options, report)
-        except BaseException:
+        except BaseException as error:
             _stop_all(state)
+            try:
+                _remove_pull_network(state)
+            except SandboxError as cleanup:  # the first failure is the story; this one is a footnote
+                error.add_note(f"removing the half-made Pull network failed too: {cleanup}")
+                raise
             remove_state(directory)
             raise
         return state
+
+
+def _remove_pull_network(state: SandboxState) -> None:
+    if state.pull_network is None and not state.pull_members:
+        return
+    problems = pull.remove(state)
+    if problems:
+        raise SandboxError("; ".join(problems))
 
 
 def _clear(directory: Path) -> None:
@@ -183,8 +218,17 @@ def _start(
 ) -> None:
     started = time.monotonic()
     ports = PortAllocator(base=options.base_port)
-    clusters = _prepare_clusters(directory, state, options, ports)
+    plan = pull.free_plan(options.pull) if options.pull else None
+    clusters = _prepare_clusters(directory, state, options, ports, plan)
     report(f"PKI for {len(clusters)} clusters written ({time.monotonic() - started:.1f}s)")
+    if plan is not None:
+        pull.record(state, plan)
+        write_state(directory, state)  # before the network exists, so a failure can be cleaned
+        pull.create(directory, plan)
+        report(
+            f"Pull network {plan.bridge} ({plan.gateway}): "
+            + ", ".join(f"{link.cluster} in {link.netns} at {link.address}" for link in plan.links)
+        )
 
     for cluster in clusters:
         _launch_etcd(directory, cluster, binaries, ports, options)
@@ -204,6 +248,12 @@ def _start(
             _launch_scheduler(directory, cluster, binaries, ports, options)
             _launch_kwok(directory, cluster, binaries, ports, options)
             _create_nodes(cluster)
+    write_state(directory, state)
+    hub = next(cluster for cluster in clusters if cluster.state.role == "hub")
+    for cluster in clusters:
+        if cluster.state.pull is not None:
+            _launch_agent(directory, cluster, hub, options)
+            report(f"{cluster.state.name}: token created, {AGENT} started (registers once a hub runs)")
     write_state(directory, state)
 
     by_name = {cluster.state.name: cluster for cluster in clusters}
@@ -238,8 +288,25 @@ def _start(
     report(f"sandbox ready ({time.monotonic() - started:.1f}s)")
 
 
+def _apiserver_address(name: str, role: str, plan: PullNetworkPlan | None) -> str:
+    """Where a cluster's API server listens: the hub on the Pull network's bridge (reachable from
+    the root namespace and from every Pull member), a Pull member on its own address (reachable
+    from nowhere but its namespace, thanks to its firewall), everyone else on loopback."""
+    if plan is None:
+        return HOST
+    if role == "hub":
+        return plan.gateway
+    if any(link.cluster == name for link in plan.links):
+        return plan.link(name).address
+    return HOST
+
+
 def _prepare_clusters(
-    directory: Path, state: SandboxState, options: UpOptions, ports: PortAllocator
+    directory: Path,
+    state: SandboxState,
+    options: UpOptions,
+    ports: PortAllocator,
+    plan: PullNetworkPlan | None = None,
 ) -> list[_Cluster]:
     names: list[tuple[str, str, dict[str, Any]]] = [(HUB, "hub", {})]
     for member in plan_members(options.members, nodes_per_member=options.nodes):
@@ -259,8 +326,9 @@ def _prepare_clusters(
     for name, role, extra in names:
         root = cluster_root(directory, name)
         apiserver_port = ports.take()
-        endpoint = f"https://{HOST}:{apiserver_port}"
-        cluster_pki = pki.generate_cluster_pki(name, apiserver_ips=(HOST,))
+        address = _apiserver_address(name, role, plan)
+        endpoint = f"https://{address}:{apiserver_port}"
+        cluster_pki = pki.generate_cluster_pki(name, apiserver_ips=tuple(dict.fromkeys((HOST, address))))
         paths = pki.write_cluster_pki(cluster_pki, root / "pki")
         admin = directory / f"{name}.kubeconfig"
         pki.write_kubeconfig(_kubeconfig(name, endpoint, cluster_pki, "admin", cluster_pki.admin), admin)
@@ -283,7 +351,12 @@ def _prepare_clusters(
             }
         clusters.append(
             _Cluster(
-                state=cluster_state, root=root, pki=paths, apiserver_port=apiserver_port, node_labels=labels
+                state=cluster_state,
+                root=root,
+                pki=paths,
+                apiserver_port=apiserver_port,
+                apiserver_address=address,
+                node_labels=labels,
             )
         )
     return clusters
@@ -305,24 +378,34 @@ def _launch(
     *,
     ports: dict[str, int],
     version: str,
-    health_url: str,
+    health_url: str | None,
     options: UpOptions,
     env: dict[str, str] | None = None,
 ) -> None:
     spec = processes.ProcessSpec(
-        name=name, argv=argv, log_path=log_path(directory, cluster.state.name, name), env=env or {}
+        name=name,
+        argv=_in_cluster_network(cluster.state, argv),
+        log_path=log_path(directory, cluster.state.name, name),
+        env=env or {},
     )
     launched = processes.launch(spec, tie_to_parent=options.tie_to_parent)
     cluster.state.components[name] = ComponentState(
         name=name,
         pid=launched.pid,
-        argv=list(launched.argv),
+        argv=list(argv),
         log=str(launched.log_path),
         ports=ports,
         version=version,
         health_url=health_url,
         started_at=launched.started_at,
     )
+
+
+def _in_cluster_network(cluster: ClusterState, argv: list[str]) -> list[str]:
+    """`argv` as launched: in the cluster's network namespace when it has one. The recorded argv
+    stays the component's own (nsenter execs it in place, so the process is the component)."""
+    netns_path = cluster.netns_path
+    return network.nsenter_netns(netns_path, argv) if netns_path is not None else argv
 
 
 def _launch_etcd(
@@ -351,7 +434,7 @@ def _launch_apiserver(
     port = cluster.apiserver_port
     etcd = cluster.state.components[ETCD]
     api_options = commands.APIServerOptions(
-        bind_address=HOST,
+        bind_address=cluster.apiserver_address,
         secure_port=port,
         etcd_servers=[f"https://{HOST}:{etcd.ports['client']}"],
     )
@@ -448,17 +531,56 @@ def _launch_kwok(
     )
 
 
+def _launch_agent(directory: Path, cluster: _Cluster, hub: _Cluster, options: UpOptions) -> None:
+    """Creates a bootstrap token for the Pull member on the hub and starts, in the member's
+    namespace, the process that registers it with that token and then runs its agent."""
+    name = cluster.state.name
+    token, ca_hash = pull.create_token(hub.kubeconfig, name)
+    commands_ = agent_commands(
+        pull.KOKPIT_CLI,
+        cluster=name,
+        hub_url=hub.state.endpoint,
+        token=token,
+        ca_hash=ca_hash,
+        member_kubeconfig=str(cluster.kubeconfig),
+        out_dir=str(cluster.root / "agent"),
+        region=cluster.state.region,
+        zone=cluster.state.zone,
+        provider=cluster.state.provider,
+    )
+    spec = {
+        "hub_kubeconfig": commands_.hub_kubeconfig,
+        "register": commands_.register,
+        "agent": commands_.agent,
+    }
+    argv = [pull.KOKPIT_CLI[0], "-m", "kokpit.sandbox.agent_launcher", json.dumps(spec)]
+    _launch(
+        directory,
+        cluster,
+        AGENT,
+        argv,
+        ports={},
+        version=__version__,
+        health_url=None,
+        options=options,
+        env={"PYTHONUNBUFFERED": "1"},
+    )
+
+
 def _client(cluster: _Cluster) -> Client:
     return Client(KubeConfig.from_file(cluster.kubeconfig), field_manager=FIELD_MANAGER, trust_env=False)
 
 
 def _create_nodes(cluster: _Cluster) -> None:
-    client = _client(cluster)
-    for name in cluster.state.nodes:
-        node = kwok.fake_node(
-            name, cpu=NODE_CPU, memory=NODE_MEMORY, pods=NODE_PODS, labels=cluster.node_labels
-        )
-        client.apply(PlainNode.from_dict(node), field_manager=FIELD_MANAGER, force=True)
+    def create() -> None:
+        client = _client(cluster)
+        for name in cluster.state.nodes:
+            node = kwok.fake_node(
+                name, cpu=NODE_CPU, memory=NODE_MEMORY, pods=NODE_PODS, labels=cluster.node_labels
+            )
+            client.apply(PlainNode.from_dict(node), field_manager=FIELD_MANAGER, force=True)
+
+    call_in(cluster.state.netns_path, create)
 
 
 # --- readiness -----------------------------------------------------------------------------------
@@ -481,7 +603,8 @@ def _component_check(cluster: _Cluster, component: str) -> Callable[[], ProbeRes
         state = cluster.state.components[component]
         if state.health_url is None:
             return ProbeResult(True, "no health endpoint")
-        return probe(state.health_url, tls=_probe_tls(cluster.pki, component))
+        url = state.health_url
+        return call_in(cluster.state.netns_path, lambda: probe(url, tls=_probe_tls(cluster.pki, component)))
 
     return check
 
@@ -491,7 +614,10 @@ def _service_account_check(cluster: _Cluster) -> Callable[[], ProbeResult]:
 
     def check() -> ProbeResult:
         try:
-            _client(cluster).get(ServiceAccount, "default", namespace="default")
+            call_in(
+                cluster.state.netns_path,
+                lambda: _client(cluster).get(ServiceAccount, "default", namespace="default"),
+            )
         except ApiError as error:
             return ProbeResult(False, str(error))
         return ProbeResult(True, "ok")
@@ -502,7 +628,7 @@ def _service_account_check(cluster: _Cluster) -> Callable[[], ProbeResult]:
 def _nodes_check(cluster: _Cluster) -> Callable[[], ProbeResult]:
     def check() -> ProbeResult:
         ready = 0
-        for node in _client(cluster).list(PlainNode):
+        for node in call_in(cluster.state.netns_path, lambda: list(_client(cluster).list(PlainNode))):
             conditions = (node.get("status") or {}).get("conditions") or []
             if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions):
                 ready += 1
@@ -577,7 +703,7 @@ def _stop_all(state: SandboxState, *, grace_seconds: float = 5.0) -> list[str]:
     everything logs a storm of connection errors; in this order each tier stops quickly.
     """
     running = _running_components(state)
-    tiers = [(KWOK, SCHEDULER, CONTROLLER_MANAGER), (APISERVER,), (ETCD,)]
+    tiers = [(AGENT,), (KWOK, SCHEDULER, CONTROLLER_MANAGER), (APISERVER,), (ETCD,)]
     for tier in tiers:
         processes.stop(
             [(component.pid, component.argv[0]) for component, _ in running if component.name in tier],
@@ -589,13 +715,16 @@ def _stop_all(state: SandboxState, *, grace_seconds: float = 5.0) -> list[str]:
 
 
 def down(directory: Path) -> list[str]:
-    """Stops every process of the sandbox in `directory`; returns what was running. Idempotent."""
+    """Stops every process of the sandbox in `directory` and removes its Pull network (namespaces,
+    their firewalls, veths, bridge); returns what was running. Idempotent: a failed removal keeps
+    the state file, so running it again retries what is left."""
     directory = directory.resolve()
     state = read_state(directory)
     if state is None:
         return []
     with _locked(directory):
         stopped = _stop_all(state)
+        _remove_pull_network(state)
         remove_state(directory)
         return stopped
 
@@ -640,9 +769,10 @@ def status(directory: Path) -> list[ComponentStatus]:
                 )
             )
             continue
+        url = component.health_url
         result = (
-            probe(component.health_url, tls=_probe_tls(paths, component.name))
-            if component.health_url
+            call_in(cluster.netns_path, functools.partial(probe, url, tls=_probe_tls(paths, component.name)))
+            if url
             else ProbeResult(True, "ok")
         )
         rows.append(
@@ -694,8 +824,15 @@ def restart(
         found, target = _find(state, cluster, component)
         processes.stop([(target.pid, target.argv[0])])
         env = kwok.kwok_env(cluster_root(directory, cluster) / "kwok") if component == KWOK else {}
+        if component == AGENT:
+            env = {"PYTHONUNBUFFERED": "1"}
         launched = processes.launch(
-            processes.ProcessSpec(name=component, argv=target.argv, log_path=Path(target.log), env=env),
+            processes.ProcessSpec(
+                name=component,
+                argv=_in_cluster_network(found, target.argv),
+                log_path=Path(target.log),
+                env=env,
+            ),
             tie_to_parent=tie_to_parent,
         )
         found.components[component] = replace(target, pid=launched.pid, started_at=launched.started_at)
@@ -704,9 +841,25 @@ def restart(
         restarted = found.components[component]
 
         def check() -> ProbeResult:
-            if restarted.health_url is None:
+            url = restarted.health_url
+            if url is None:
                 return ProbeResult(True, "ok")
-            return probe(restarted.health_url, tls=_probe_tls(paths, component))
+            return call_in(found.netns_path, lambda: probe(url, tls=_probe_tls(paths, component)))
 
         _wait(state, {f"{cluster} {component}": check}, deadline=time.monotonic() + timeout_seconds)
         return restarted
+
+
+def set_link(directory: Path, cluster: str, *, up: bool) -> None:
+    """Cuts (`up=False`) or mends the link between a Pull member and the hub (fault tests): its
+    processes keep running and keep talking to each other, but no packet crosses the link."""
+    state = load(directory)
+    if cluster not in state.clusters:
+        raise SandboxError(f"no cluster {cluster!r} in the sandbox (have: {', '.join(state.clusters)})")
+    link = state.clusters[cluster].pull
+    if link is None:
+        raise SandboxError(f"{cluster} is not a Pull member (start the sandbox with --pull {cluster})")
+    try:
+        pull.set_link(link, up=up)
+    except network.NetworkError as error:
+        raise SandboxError(str(error)) from None

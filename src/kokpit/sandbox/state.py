@@ -32,8 +32,31 @@ class ComponentState:
 
 
 @dataclass
+class PullLink:
+    """Where a Pull member runs: its network namespace, the root side of its veth, its address."""
+
+    netns: str
+    veth: str
+    address: str
+
+    @property
+    def netns_path(self) -> str:
+        return f"/run/netns/{self.netns}"
+
+
+@dataclass
+class PullNetworkState:
+    """The bridge a sandbox's Pull members hang on; the hub API server listens on `gateway`."""
+
+    slot: int
+    bridge: str
+    gateway: str
+    prefixlen: int
+
+
+@dataclass
 class ClusterState:
-    """One cluster of the sandbox: the hub or a member."""
+    """One cluster of the sandbox: the hub or a member (`pull` set: behind a firewall)."""
 
     name: str
     role: str  # "hub" | "member"
@@ -44,6 +67,12 @@ class ClusterState:
     provider: str | None = None
     nodes: list[str] = field(default_factory=list)
     components: dict[str, ComponentState] = field(default_factory=dict)
+    pull: PullLink | None = None
+
+    @property
+    def netns_path(self) -> str | None:
+        """The network namespace its processes run in; None for the root namespace."""
+        return self.pull.netns_path if self.pull is not None else None
 
 
 @dataclass
@@ -53,6 +82,7 @@ class SandboxState:
     dir: str
     kubernetes_version: str
     clusters: dict[str, ClusterState] = field(default_factory=dict)
+    pull_network: PullNetworkState | None = None
     format_version: int = FORMAT_VERSION
 
     def to_json(self) -> str:
@@ -67,17 +97,26 @@ class SandboxState:
                 component_name: ComponentState(**component)
                 for component_name, component in cluster.pop("components", {}).items()
             }
-            clusters[name] = ClusterState(**cluster, components=components)
+            pull = cluster.pop("pull", None)
+            clusters[name] = ClusterState(
+                **cluster, components=components, pull=PullLink(**pull) if pull else None
+            )
+        network = raw.get("pull_network")
         return cls(
             dir=raw["dir"],
             kubernetes_version=raw["kubernetes_version"],
             clusters=clusters,
+            pull_network=PullNetworkState(**network) if network else None,
             format_version=raw.get("format_version", FORMAT_VERSION),
         )
 
     @property
     def members(self) -> list[ClusterState]:
         return [cluster for cluster in self.clusters.values() if cluster.role == "member"]
+
+    @property
+    def pull_members(self) -> list[ClusterState]:
+        return [cluster for cluster in self.members if cluster.pull is not None]
 
     def all_components(self) -> list[tuple[ClusterState, ComponentState]]:
         return [
