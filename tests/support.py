@@ -1,4 +1,9 @@
-"""What integration tests share: a handle on the session sandbox and a kubectl runner."""
+"""What integration tests share: a handle on the session sandbox and a kubectl runner.
+
+A Pull member (`kokpit sandbox up --pull NAME`) is reachable only from inside its network
+namespace: `SandboxHandle.kubectl(NAME, ...)` and `kubectl(..., netns=...)` run kubectl there,
+`SandboxHandle.call_in(NAME, fn)` runs a Python function there (a lightkube client made inside it).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lightkube import Client, KubeConfig
 
@@ -21,6 +26,10 @@ from kokpit import sandbox as sandboxes
 from kokpit.binaries import find_binaries
 from kokpit.sandbox import SandboxState
 from kokpit.sandbox.hosts import Inventory, hosts_down, hosts_up
+from kokpit.sandbox.netns import call_in
+from kokpit.sandbox.ports import HOST
+
+T = TypeVar("T")
 
 MEMBERS = 3
 NODES = 3
@@ -44,6 +53,39 @@ class SandboxHandle:
     def members(self) -> list[str]:
         return [cluster.name for cluster in self.state.members]
 
+    @property
+    def push_members(self) -> list[str]:
+        """The members the hub reaches with their kubeconfig (`kokpit join`)."""
+        return [cluster.name for cluster in self.state.members if cluster.pull is None]
+
+    @property
+    def pull_members(self) -> list[str]:
+        """The members behind a firewall, registered and run by their agent."""
+        return [cluster.name for cluster in self.state.pull_members]
+
+    @property
+    def hub_address(self) -> str:
+        """The address the hub API server listens on, reachable from every member: where tests
+        start the hub's proxy and tunnel (`f"{hub_address}:0"`)."""
+        network = self.state.pull_network
+        return network.gateway if network is not None else HOST
+
+    def netns_path(self, cluster: str) -> str | None:
+        """The network namespace `cluster`'s processes run in (None: this one)."""
+        return self.state.clusters[cluster].netns_path
+
+    def kubectl(self, cluster: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """kubectl as `cluster`'s admin, from where its API server is reachable."""
+        return kubectl(self.kubeconfig(cluster), *args, check=check, netns=self.netns_path(cluster))
+
+    def call_in(self, cluster: str, function: Callable[[], T]) -> T:
+        """`function()` run where `cluster`'s API server is reachable (a client made inside it)."""
+        return call_in(self.netns_path(cluster), function)
+
+    def set_link(self, cluster: str, *, up: bool) -> None:
+        """Cuts (`up=False`) or mends a Pull member's link to the hub."""
+        sandboxes.set_link(self.dir, cluster, up=up)
+
     def restart(self, cluster: str, component: str) -> None:
         sandboxes.restart(self.dir, cluster, component, tie_to_parent=True)
         self.state = sandboxes.load(self.dir)
@@ -60,14 +102,22 @@ class ExternalSandbox(SandboxHandle):
         self.state = sandboxes.load(self.dir)
 
 
-def kubectl(kubeconfig: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Runs the sandbox's own kubectl against `kubeconfig`."""
-    binary = find_binaries().kubectl
+def kubectl_argv(kubeconfig: Path, *args: str, netns: str | None = None) -> list[str]:
+    """The command line of the sandbox's own kubectl against `kubeconfig`, run in the network
+    namespace at `netns` when given (a Pull member's)."""
+    argv = [str(find_binaries().kubectl), f"--kubeconfig={kubeconfig}", *args]
+    return ["nsenter", f"--net={netns}", *argv] if netns is not None else argv
+
+
+def kubectl(
+    kubeconfig: Path, *args: str, check: bool = True, netns: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Runs the sandbox's own kubectl against `kubeconfig` (in the namespace `netns`, if given)."""
     return subprocess.run(
-        [str(binary), f"--kubeconfig={kubeconfig}", *args],
+        kubectl_argv(kubeconfig, *args, netns=netns),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=check,
     )
 
@@ -135,11 +185,12 @@ REGIONS = {"member1": "eu-west", "member2": "us-east", "member3": "ap-south"}
 
 
 def ensure_joined(sandbox: SandboxHandle, hub: Path) -> None:
-    """Installs kokpit on the hub and joins every member that is not joined yet (idempotent)."""
+    """Installs kokpit on the hub and joins every Push member that is not joined yet (idempotent;
+    Pull members join by themselves, through their agent's registration)."""
     result = kokpit_cli("install", hub=hub)
     assert result.returncode == 0, result.stderr
     joined = kubectl(hub, "get", "clusters.cluster.kokpit.io", "-o", "name").stdout
-    for member in sandbox.members:
+    for member in sandbox.push_members:
         if f"/{member}" in joined:
             continue
         region = REGIONS.get(member, member)

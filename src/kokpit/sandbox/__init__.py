@@ -3,6 +3,7 @@ them, Pull members, behind a firewall with their agent), and sandbox hosts (netw
 with sshd) for real nodes."""
 
 from kokpit.sandbox.hosts import HostsError, Inventory, hosts_down, hosts_status, hosts_up, load_inventory
+from kokpit.sandbox.sandbox import AGENT as AGENT_COMPONENT
 from kokpit.sandbox.sandbox import (
     COMPONENTS,
     ComponentStatus,
@@ -20,6 +21,7 @@ from kokpit.sandbox.sandbox import (
 from kokpit.sandbox.state import ClusterState, ComponentState, PullLink, SandboxState
 
 __all__ = [
+    "AGENT_COMPONENT",
     "COMPONENTS",
     "ClusterState",
     "ComponentState",

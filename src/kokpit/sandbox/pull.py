@@ -124,9 +124,18 @@ def create_token(hub_kubeconfig: Path, cluster: str) -> tuple[str, str]:
         env={**os.environ, "KOKPIT_KUBECONFIG": str(hub_kubeconfig)},
     )
     if result.returncode != 0:
-        said = result.stderr.strip() or result.stdout.strip() or f"exit code {result.returncode}"
-        raise PullError(f"kokpit token create --cluster {cluster} failed: {said.splitlines()[-1]}")
+        raise PullError(f"kokpit token create --cluster {cluster} failed: {last_words(result)}")
     try:
         return parse_token_output(result.stdout)
     except ValueError as error:
         raise PullError(str(error)) from None
+
+
+def last_words(result: subprocess.CompletedProcess[str]) -> str:
+    """The last meaningful line a failed command printed (without the frame rich draws round it)."""
+    for text in (result.stderr, result.stdout):
+        lines = [line.strip(" │╭╮╰╯─") for line in text.splitlines()]
+        meaningful = [line for line in lines if line]
+        if meaningful:
+            return meaningful[-1]
+    return f"exit code {result.returncode}"
