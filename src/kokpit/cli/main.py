@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import binaries, etcd, fleet, hosted, hub, images, install, machines, plan, sandbox
+from kokpit.cli import agent, binaries, etcd, fleet, hosted, hub, images, install, machines, plan, sandbox
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(binaries.app, name="binaries")
 app.add_typer(images.app, name="images")
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(hub.app, name="hub")
+app.add_typer(agent.app, name="agent")
 app.add_typer(etcd.app, name="etcd")
 app.add_typer(machines.app, name="machines")
 app.add_typer(machines.hosts_app, name="hosts")

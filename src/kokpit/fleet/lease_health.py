@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from kokpit.fleet.health import Probe, ProbeOutcome, Thresholds
 from kokpit.fleet.names import AGENT_LEASE_NAME, execution_namespace
 from kokpit.runtime import Condition
-from kokpit.runtime.conditions import FALSE, TRUE
+from kokpit.runtime.conditions import FALSE, TRUE, UNKNOWN
 from kokpit.runtime.leader import LeaseRecord
 
 AGENT_CONDITION = "Healthy"
@@ -33,6 +33,20 @@ AGENT_CONDITION = "Healthy"
 AGENT_NOT_AVAILABLE = "AgentNotAvailable"
 AGENT_LEASE_EXPIRED = "AgentLeaseExpired"
 AGENT_REPORT_PENDING = "AgentReportPending"
+
+
+_REPORT_OF = {
+    ProbeOutcome.READY: (TRUE, "ClusterReady"),
+    ProbeOutcome.NOT_READY: (FALSE, "ClusterNotReady"),
+    ProbeOutcome.UNREACHABLE: (UNKNOWN, "ClusterUnreachable"),
+}
+
+
+def agent_report(probe: Probe) -> Condition:
+    """`agent_report` is the `Healthy` condition an agent writes for its probe of the member: what
+    `judge_agent` reads back on the hub (the reasons are those of the hub's own probes)."""
+    status, reason = _REPORT_OF[probe.outcome]
+    return Condition(AGENT_CONDITION, status, probe.reason or reason, probe.message)
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,7 @@ __all__ = [
     "AGENT_REPORT_PENDING",
     "AgentJudgement",
     "LeaseSighting",
+    "agent_report",
     "judge_agent",
     "revived",
     "sight",

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kokpit.fleet.health import ProbeHistory, ProbeOutcome, Thresholds, decide_health
+from kokpit.fleet.health import Probe, ProbeHistory, ProbeOutcome, Thresholds, decide_health
 from kokpit.fleet.lease_health import (
     AGENT_LEASE_EXPIRED,
     AGENT_NOT_AVAILABLE,
     AGENT_REPORT_PENDING,
     LeaseSighting,
+    agent_report,
     judge_agent,
     revived,
     sight,
@@ -188,3 +189,22 @@ def test_a_member_the_agent_reports_not_ready_waits_for_the_usual_threshold() ->
 )
 def test_only_lease_changes_that_matter_wake_the_hub(old: LeaseRecord, new: LeaseRecord, wakes: bool) -> None:
     assert revived(old, new) is wakes
+
+
+@pytest.mark.parametrize(
+    ("probe", "status", "reason"),
+    [
+        pytest.param(Probe(ProbeOutcome.READY, "ok"), "True", "ClusterReady", id="ready"),
+        pytest.param(Probe(ProbeOutcome.NOT_READY, "HTTP 500"), "False", "ClusterNotReady", id="not ready"),
+        pytest.param(
+            Probe(ProbeOutcome.UNREACHABLE, "refused"), "Unknown", "ClusterUnreachable", id="unreachable"
+        ),
+    ],
+)
+def test_what_an_agent_reports_the_hub_reads_back_as_the_same_probe(
+    probe: Probe, status: str, reason: str
+) -> None:
+    report = agent_report(probe)
+    assert (report.type, report.status, report.reason) == ("Healthy", status, reason)
+    judged = judge_agent("edge1", LeaseSighting(record(), 0.0), report, monotonic=1.0).probe
+    assert judged.outcome == probe.outcome
