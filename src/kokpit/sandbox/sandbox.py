@@ -38,7 +38,7 @@ from kokpit.controlplane.health import ProbeResult, ProbeTLS, probe
 from kokpit.controlplane.kwok import NODE_CPU, NODE_MEMORY, NODE_PODS
 from kokpit.errors import KokpitError
 from kokpit.runtime.resources import PlainNode
-from kokpit.sandbox import network, pull
+from kokpit.sandbox import kwoklogs, network, pull
 from kokpit.sandbox.netns import call_in
 from kokpit.sandbox.ports import HOST, PortAllocator
 from kokpit.sandbox.pullplan import PullNetworkPlan, agent_commands, check_pull_members
@@ -512,11 +512,13 @@ def _launch_kwok(
     server_address = f"{HOST}:{port}"
     workdir = cluster.root / "kwok"
     workdir.mkdir(parents=True, exist_ok=True)
+    logs_config = kwoklogs.write_log_files(workdir)
     argv = kwok.kwok_argv(
         kwok=binaries.kwok,
         kubeconfig=cluster.kubeconfig,
         server_address=server_address,
-        stage_files=kwok.stage_files(),
+        stage_files=[*kwok.stage_files(), logs_config],
+        node_ip=kwoklogs.NODE_IP,
     )
     _launch(
         directory,
@@ -572,12 +574,16 @@ def _client(cluster: _Cluster) -> Client:
 
 
 def _create_nodes(cluster: _Cluster) -> None:
+    """Creates the member's kwok nodes, with kwok's server as their kubelet (for logs)."""
+
     def create() -> None:
         client = _client(cluster)
+        kubelet_port = cluster.state.components[KWOK].ports["server"]
         for name in cluster.state.nodes:
             node = kwok.fake_node(
                 name, cpu=NODE_CPU, memory=NODE_MEMORY, pods=NODE_PODS, labels=cluster.node_labels
             )
+            node = kwoklogs.with_kubelet_endpoint(node, kubelet_port)
             client.apply(PlainNode.from_dict(node), field_manager=FIELD_MANAGER, force=True)
 
     call_in(cluster.state.netns_path, create)

@@ -17,8 +17,9 @@ import pytest
 
 from kokpit import sandbox as sandboxes
 from kokpit.sandbox import AGENT_COMPONENT, UpOptions
+from kokpit.sandbox.kwoklogs import append_log_line
 from kokpit.sandbox.network import link_exists, netns_exists, netns_inode, pids_in_netns
-from tests.support import SandboxHandle, kubectl, run_kokpit, wait_until
+from tests.support import SandboxHandle, kubectl, kubectl_argv, run_kokpit, wait_until
 
 pytestmark = [
     pytest.mark.integration,
@@ -79,6 +80,28 @@ def test_the_pull_member_is_a_full_cluster_from_inside_its_namespace(pulled: San
     assert "successfully rolled out" in rollout.stdout
     nodes = json.loads(pulled.kubectl(PULL, "get", "nodes", "-o", "json").stdout)["items"]
     assert [node["metadata"]["name"] for node in nodes] == [f"{PULL}-node1"]
+
+
+@pytest.mark.parametrize("cluster", ["member1", PULL], ids=["a Push member", "the Pull member"])
+def test_kubectl_logs_follows_a_kwok_pod(pulled: SandboxHandle, cluster: str) -> None:
+    pulled.kubectl(cluster, "create", "deployment", "logged", "--image=nginx")
+    pulled.kubectl(cluster, "rollout", "status", "deployment/logged", "--timeout=60s")
+    assert "kwok node" in pulled.kubectl(cluster, "logs", "deployment/logged").stdout
+    follow = subprocess.Popen(
+        kubectl_argv(
+            pulled.kubeconfig(cluster), "logs", "-f", "deployment/logged", netns=pulled.netns_path(cluster)
+        ),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert follow.stdout is not None
+        assert "kwok node" in follow.stdout.readline()
+        append_log_line(pulled.dir / "clusters" / cluster / "kwok", f"a new line on {cluster}")
+        assert follow.stdout.readline().strip() == f"a new line on {cluster}"
+    finally:
+        follow.kill()
+        follow.wait()
 
 
 def test_its_agent_is_a_component_of_the_member_running_in_its_namespace(pulled: SandboxHandle) -> None:
