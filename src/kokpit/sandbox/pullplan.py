@@ -191,12 +191,14 @@ def agent_commands(
     region: str | None = None,
     zone: str | None = None,
     provider: str | None = None,
+    lease_duration: float | None = None,
 ) -> AgentCommands:
     """`agent_commands` are the command lines that register `cluster` with the hub at `hub_url`
     and then run its agent; `kokpit` is how the CLI is invoked (e.g. `python -m kokpit.cli.main`).
 
     `--timeout 0`: registration waits for as long as it takes, since the hub's controllers (which
-    approve the certificate) may start long after the sandbox.
+    approve the certificate) may start long after the sandbox. `lease_duration` (seconds) is the
+    agent's `--lease-duration` (default: the agent's own).
     """
     register = [
         *kokpit,
@@ -220,4 +222,6 @@ def agent_commands(
             register += [flag, value]
     hub_kubeconfig = f"{out_dir}/hub.kubeconfig"
     agent = [*kokpit, "agent", "--hub-kubeconfig", hub_kubeconfig, "--kubeconfig", member_kubeconfig]
+    if lease_duration is not None:
+        agent += ["--lease-duration", f"{lease_duration:g}"]
     return AgentCommands(hub_kubeconfig=hub_kubeconfig, register=tuple(register), agent=tuple(agent))

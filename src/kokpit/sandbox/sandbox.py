@@ -105,6 +105,8 @@ class UpOptions:
     timeout_seconds: float = 180.0
     pull: tuple[str, ...] = ()
     """Members placed behind a firewall, reached by the hub only through their agent."""
+    agent_lease_duration: float | None = None
+    """The Pull members' agents' `--lease-duration` (fault tests shorten it); None: the default."""
 
 
 @dataclass
@@ -549,6 +551,7 @@ def _launch_agent(directory: Path, cluster: _Cluster, hub: _Cluster, options: Up
         region=cluster.state.region,
         zone=cluster.state.zone,
         provider=cluster.state.provider,
+        lease_duration=options.agent_lease_duration,
     )
     spec = {
         "hub_kubeconfig": commands_.hub_kubeconfig,

@@ -214,3 +214,18 @@ def test_a_pull_sandbox_state_round_trips() -> None:
     for cluster in old["clusters"].values():
         del cluster["pull"]
     assert SandboxState.from_json(json.dumps(old)).pull_members == []
+
+
+def test_a_shorter_lease_is_passed_to_the_agent() -> None:
+    commands = agent_commands(
+        ["kokpit"],
+        cluster="m",
+        hub_url="https://h",
+        token="abcdef.0123456789abcdef",
+        ca_hash=CA_HASH,
+        member_kubeconfig="k",
+        out_dir="o",
+        lease_duration=6.0,
+    )
+    assert commands.agent[-2:] == ("--lease-duration", "6")
+    assert "--region" not in commands.register
