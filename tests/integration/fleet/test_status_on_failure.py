@@ -31,7 +31,7 @@ class TaintStepFails(ClusterReconciler):
 
     marker = ""
 
-    async def _observe(self, name: str, cluster: Any) -> Observation:
+    async def _observe(self, name: str) -> Observation:
         return Observation(Probe(ProbeOutcome.UNREACHABLE, self.marker))
 
     async def _write_taints(self, cluster: Any, decision: HealthDecision) -> None:
@@ -63,7 +63,11 @@ async def test_a_reconcile_whose_taint_step_raises_still_writes_ready_and_the_pr
                     "apiVersion": "cluster.kokpit.io/v1alpha1",
                     "kind": "Cluster",
                     "metadata": {"name": name},
-                    "spec": {"syncMode": "Pull"},
+                    "spec": {
+                        "syncMode": "Push",
+                        "apiEndpoint": "https://127.0.0.1:1",
+                        "secretRef": {"name": f"{name}-kubeconfig"},
+                    },
                 }
             )
         )
