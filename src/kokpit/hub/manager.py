@@ -17,14 +17,27 @@ from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 from kokpit import etcd, fleet, hosted, machines, propagation
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
+from kokpit.fleet import registration
+from kokpit.propagation import names as delivery_names
 from kokpit.runtime import LeaderElection, Manager
 from kokpit.settings import HubSettings
 
 HUB = "hub"
 LEASE_NAME = "kokpit-hub"
 
+
+def setup_registration(manager: Manager, settings: HubSettings) -> None:
+    """Pull-mode registration (a fleet controller), told how delivery names execution namespaces:
+    the fleet may not import delivery, which builds on it."""
+    namespaces = registration.ExecutionNamespaces(
+        delivery_names.execution_namespace, delivery_names.execution_namespace_metadata
+    )
+    registration.setup(manager, settings, namespaces=namespaces)
+
+
 DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (
     fleet.setup,
+    setup_registration,
     propagation.setup,
     etcd.setup,
     hosted.setup,
