@@ -22,7 +22,7 @@ import pytest
 
 from kokpit.propagation import names
 from tests.integration.agent.conftest import LEASE_DURATION, MEMBER, PullCluster, apply_on
-from tests.support import kubectl, wait_until
+from tests.support import SandboxHandle, kubectl, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -310,3 +310,38 @@ def test_an_agent_certificate_sees_only_its_own_cluster(pull_cluster: PullCluste
     assert everyone.returncode != 0 and "forbidden" in everyone.stderr.lower()
     other = kubectl(pull.agent_kubeconfig, "get", WORKS, "-n", names.execution_namespace(MEMBER), check=False)
     assert other.returncode != 0 and "forbidden" in other.stderr.lower()
+
+
+def test_after_the_hub_api_server_restarts_the_agent_reconnects_by_itself_and_converges(
+    pull_cluster: PullCluster, fleet: SandboxHandle, tmp_path: Path
+) -> None:
+    pull = pull_cluster
+    namespace, before_work, after_work = unique("agent-outage"), unique("before"), unique("after")
+    agent = pull.agent()
+    try:
+        apply_on(pull.hub, tmp_path, work_of(pull, before_work, configmap("before", namespace, a="1")))
+        wait_until("the first ConfigMap", lambda: member(pull, "configmap", "before", namespace) is not None)
+        wait_until("the Pull cluster Ready", ready(pull), timeout=TIMEOUT)
+        before = member(pull, "configmap", "before", namespace)
+        assert before is not None
+
+        fleet.restart("hub", "kube-apiserver")
+
+        apply_on(pull.hub, tmp_path, work_of(pull, after_work, configmap("after", namespace, b="2")))
+        wait_until(
+            "the ConfigMap of a Work made after the restart",
+            lambda: member(pull, "configmap", "after", namespace) is not None,
+            timeout=TIMEOUT,
+        )
+        wait_until("the Pull cluster Ready", ready(pull), timeout=TIMEOUT)
+        after = member(pull, "configmap", "before", namespace)
+        assert after is not None
+        assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+        work = get(pull.hub, WORKS, after_work, pull.namespace)
+        assert condition(work, "Applied").get("status") == "True"
+    finally:
+        for work_name in (before_work, after_work):
+            delete_work(pull, work_name)
+        wait_until("the ConfigMaps to go", lambda: member(pull, "configmap", "before", namespace) is None)
+        agent.stop()
+        kubectl(pull.member_kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
