@@ -122,6 +122,62 @@ def kubectl(
     )
 
 
+class Streaming:
+    """A long-running command (`kubectl get -w`, `kubectl logs -f`) whose output lines are collected
+    by a thread as they arrive, so a test can wait for a line or for the command to end."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.process = subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+        )
+        self._reader = threading.Thread(target=self._read, name="streaming", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(self, what: str, predicate: Callable[[str], bool], *, timeout: float = 60.0) -> str:
+        """The first line (seen so far or arriving within `timeout`) for which `predicate` holds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = next((line for line in self.lines if predicate(line)), None)
+                if found is not None:
+                    return found
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    raise AssertionError(f"no line with {what} in: {self.lines[-10:]}")
+                self._changed.wait(min(left, 1.0))
+
+    def ended(self, *, timeout: float) -> int | None:
+        """The exit code once the command ended within `timeout`, None when it still runs."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=10)
+
+    def __enter__(self) -> Streaming:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
 def wait_until(what: str, condition: Callable[[], bool], *, timeout: float = 60.0) -> None:
     """Polls `condition` until true; fails the test naming `what` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
