@@ -76,6 +76,8 @@ class AgentOptions:
     burst: int = 100
     renew_certificate: bool = True
     """Run the certificate renewal beside the manager (when `agent.certificates` is installed)."""
+    renew_fraction: float = 0.7
+    """Renew the certificate once it has lived this fraction of its validity."""
     tunnel: bool = True
     """Carry the hub's tunnel to the member (when `agent.tunnel_client` is installed)."""
     old_identity_grace: float = 60.0
@@ -193,7 +195,10 @@ class Agent:
         if self.options.renew_certificate and keep_fresh is not None:
             renew = keep_fresh
             tasks["certificate renewal"] = lambda: renew(
-                self.options.hub_kubeconfig, cluster=self.cluster, on_renewed=self.reload_hub_identity
+                self.options.hub_kubeconfig,
+                cluster=self.cluster,
+                renew_fraction=self.options.renew_fraction,
+                on_renewed=self.reload_hub_identity,
             )
         elif self.options.renew_certificate:
             log.warning("this kokpit has no certificate renewal: the agent's certificate will not be renewed")

@@ -1,8 +1,9 @@
 """The agent against the session sandbox: a Pull Cluster whose member is member3's API server.
 
 `pull_cluster` registers a Pull Cluster of its own name on the hub, its execution namespace and the
-agent's RBAC there (what registration grants an agent: its Works, their status, its Lease, Events, its
-own Cluster by name), and an agent certificate signed by the hub's CA (CN `system:kokpit:agent:<name>`,
+agent's RBAC exactly as registration grants it (`kokpit.fleet.registration.rbac.agent_rbac`: its
+Works, their status, its Lease, Events, its own Cluster by name, CSRs), and an agent certificate
+signed by the hub's CA (CN `system:kokpit:agent:<name>`,
 O `kokpit:agents`), so the agent runs with exactly the rights it gets in production. Its member is
 member3, which the session fleet also knows as a Push member: the tests use namespaces of their own.
 `AgentThread` runs `kokpit.agent.run.Agent` in a thread of the test process, stopped like SIGTERM.
@@ -25,7 +26,9 @@ import yaml
 from kokpit.agent.member_status import MemberStatusOptions
 from kokpit.agent.run import Agent, AgentOptions, build_agent
 from kokpit.controlplane import pki
+from kokpit.fleet.members import ClusterResource
 from kokpit.fleet.names import AGENTS_GROUP, agent_user, execution_namespace
+from kokpit.fleet.registration.rbac import agent_rbac
 from kokpit.settings import HubSettings
 from tests.support import HubThread, SandboxHandle, kubectl
 
@@ -109,72 +112,6 @@ def apply_on(kubeconfig: Path, directory: Path, *docs: dict[str, Any]) -> None:
     kubectl(kubeconfig, "apply", "-f", str(path))
 
 
-def agent_rbac(cluster: str) -> list[dict[str, Any]]:
-    """What registration grants the agent of `cluster` on the hub (and nothing more)."""
-    user = agent_user(cluster)
-    namespace = execution_namespace(cluster)
-    subject = [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]
-    name = f"kokpit-agent:{cluster}"
-    return [
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": "kokpit-agent", "namespace": namespace},
-            "rules": [
-                {
-                    "apiGroups": ["work.kokpit.io"],
-                    "resources": ["works"],
-                    "verbs": ["get", "list", "watch", "patch", "update"],
-                },
-                {
-                    "apiGroups": ["work.kokpit.io"],
-                    "resources": ["works/status"],
-                    "verbs": ["get", "patch", "update"],
-                },
-                {
-                    "apiGroups": ["coordination.k8s.io"],
-                    "resources": ["leases"],
-                    "verbs": ["get", "create", "update", "patch"],
-                },
-                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"]},
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": {"name": "kokpit-agent", "namespace": namespace},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "kokpit-agent"},
-            "subjects": subject,
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": [
-                {
-                    "apiGroups": ["cluster.kokpit.io"],
-                    "resources": ["clusters"],
-                    "verbs": ["get", "list", "watch"],
-                    "resourceNames": [cluster],
-                },
-                {
-                    "apiGroups": ["cluster.kokpit.io"],
-                    "resources": ["clusters/status"],
-                    "verbs": ["get", "patch", "update"],
-                    "resourceNames": [cluster],
-                },
-            ],
-        },
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
-            "subjects": subject,
-        },
-    ]
-
-
 def agent_kubeconfig(sandbox: SandboxHandle, cluster: str, path: Path) -> Path:
     """A hub kubeconfig with an agent certificate of `cluster`, signed by the hub's CA."""
     hub_pki = pki.read_cluster_pki(sandbox.dir / "clusters" / "hub" / "pki")
@@ -214,7 +151,8 @@ def pull_cluster(
     fleet: SandboxHandle, hub: HubThread, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PullCluster]:
     """A Pull Cluster with its namespace, its agent's RBAC and credentials; removed after the module
-    while the hub controllers still run (they release its finalizers)."""
+    while the hub controllers still run (they release its finalizers; the garbage collector takes the
+    RBAC the Cluster owns)."""
     directory = tmp_path_factory.mktemp("pull")
     name = f"agent-{uuid.uuid4().hex[:6]}"
     admin = fleet.kubeconfig("hub")
@@ -229,7 +167,10 @@ def pull_cluster(
         },
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": execution_namespace(name)}},
     )
-    apply_on(admin, directory, *agent_rbac(name))
+    client = fleet.client("hub")
+    uid = client.get(ClusterResource, name).metadata.uid
+    for obj in agent_rbac(name, namespace=execution_namespace(name), cluster_uid=uid):
+        client.apply(obj, force=True)
     cluster = PullCluster(
         name=name,
         hub=admin,

@@ -345,3 +345,37 @@ def test_after_the_hub_api_server_restarts_the_agent_reconnects_by_itself_and_co
         wait_until("the ConfigMaps to go", lambda: member(pull, "configmap", "before", namespace) is None)
         agent.stop()
         kubectl(pull.member_kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
+
+
+def test_the_agent_renews_its_certificate_and_carries_on_with_the_new_one(
+    pull_cluster: PullCluster, tmp_path: Path
+) -> None:
+    pytest.importorskip("kokpit.agent.certificates")
+    pull = pull_cluster
+    kubeconfig = tmp_path / "hub.kubeconfig"
+    kubeconfig.write_bytes(pull.agent_kubeconfig.read_bytes())
+    kubeconfig.chmod(0o600)
+    namespace, first, second = unique("agent-renew"), unique("first"), unique("second")
+    agent = pull.agent(
+        hub_kubeconfig=kubeconfig, renew_certificate=True, renew_fraction=0.001, old_identity_grace=1.0
+    )
+    original = kubeconfig.read_text()
+    try:
+        apply_on(pull.hub, tmp_path, work_of(pull, first, configmap("first", namespace, a="1")))
+        wait_until("the first ConfigMap", lambda: member(pull, "configmap", "first", namespace) is not None)
+        wait_until("a renewed certificate", lambda: kubeconfig.read_text() != original, timeout=TIMEOUT)
+        renewed = kubeconfig.read_text()
+        wait_until("one more renewal", lambda: kubeconfig.read_text() != renewed, timeout=TIMEOUT)
+        apply_on(pull.hub, tmp_path, work_of(pull, second, configmap("second", namespace, b="2")))
+        wait_until(
+            "a Work applied after the renewals",
+            lambda: member(pull, "configmap", "second", namespace) is not None,
+            timeout=TIMEOUT,
+        )
+        wait_until("the Pull cluster Ready", ready(pull), timeout=TIMEOUT)
+    finally:
+        for work_name in (first, second):
+            delete_work(pull, work_name)
+        wait_until("the ConfigMaps to go", lambda: member(pull, "configmap", "first", namespace) is None)
+        agent.stop()
+        kubectl(pull.member_kubeconfig, "delete", "namespace", namespace, "--wait=false", check=False)
