@@ -192,18 +192,15 @@ class ClusterReconciler:
     def _judge(self, name: str, status: dict[str, Any], now: datetime) -> AgentJudgement:
         """Judges Pull member `name` by its agent's Lease (sighted on the hub's clock) and report."""
         lease = self.leases.get(AGENT_LEASE_NAME, execution_namespace(name))
+        monotonic = time.monotonic()
         sighting = None
         if lease is not None:
-            sighting = sight(
-                self._sightings.get(name), record_of(lease), monotonic=time.monotonic(), wall=now
-            )
+            sighting = sight(self._sightings.get(name), record_of(lease), monotonic=monotonic, wall=now)
             self._sightings[name] = sighting
         else:
             self._sightings.pop(name, None)
         found = get_condition(status.get("conditions") or [], AGENT_CONDITION)
-        judgement = judge_agent(
-            name, sighting, Condition.of(found) if found else None, monotonic=time.monotonic()
-        )
+        judgement = judge_agent(name, sighting, Condition.of(found) if found else None, monotonic=monotonic)
         if judgement.decisive:
             self._expired.add(name)
         else:
