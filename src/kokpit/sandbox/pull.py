@@ -108,6 +108,44 @@ def remove(state: SandboxState) -> list[str]:
     return problems
 
 
+def existing_bridges() -> list[str]:
+    """The Pull network bridges on the machine (`kokpit-p<slot>`), by slot."""
+    found = []
+    for slot in SLOTS:
+        bridge = plan_pull_network(slot, []).bridge
+        if network.link_exists(bridge):
+            found.append(bridge)
+    return found
+
+
+def remove_by_name(bridge: str, owner: str) -> list[str]:
+    """Removes a Pull network known only by its bridge (its sandbox's state is gone): whatever
+    runs in the namespaces named after it, their veths and namespaces, then the bridge if `owner`
+    made it. Returns what could not be removed."""
+    problems: list[str] = []
+    prefix = f"{bridge}-"
+    netns_names = sorted(path.name for path in network.NETNS_DIR.glob(f"{prefix}*"))
+    for name in netns_names:
+        inode = network.netns_inode(name)
+        if inode is not None:
+            try:
+                teardown.kill_all(functools.partial(network.pids_in_netns, inode))
+            except teardown.TeardownError as error:
+                problems.append(f"{name}: {error}")
+    commands = [[network.IP, "link", "del", "dev", path.name] for path in network.SYS_NET.glob(f"{prefix}*")]
+    commands += [[network.IP, "netns", "del", name] for name in netns_names]
+    for argv in commands:
+        try:
+            network.run(argv)
+        except network.NetworkError as error:
+            problems.append(str(error))
+    try:
+        network.remove_bridge(owner, bridge=bridge)
+    except network.NetworkError as error:
+        problems.append(str(error))
+    return problems
+
+
 def set_link(link: PullLink, *, up: bool) -> None:
     """Cuts (`up=False`) or mends a Pull member's link to the hub."""
     network.run(link_state_command(link.veth, up=up))

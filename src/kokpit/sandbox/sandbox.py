@@ -183,6 +183,8 @@ def up(directory: Path, options: UpOptions, *, report: Report = lambda message: 
                     f"run: kokpit sandbox down --dir {directory}"
                 )
             _remove_pull_network(previous)
+        if options.pull:
+            _remove_abandoned_pull_networks(directory, report)
         _clear(directory)
         state = SandboxState(dir=str(directory), kubernetes_version=binaries.kubernetes_version)
         try:
@@ -197,6 +199,38 @@ def up(directory: Path, options: UpOptions, *, report: Report = lambda message: 
             remove_state(directory)
             raise
         return state
+
+
+def _remove_abandoned_pull_networks(directory: Path, report: Report) -> None:
+    """Removes the Pull networks other sandbox directories left behind: their directory is gone,
+    or no command is working on it and none of its processes lives (a test run killed before its
+    `down`; its processes died with it, its namespaces and bridge did not)."""
+    for bridge in pull.existing_bridges():
+        owner = network.bridge_owner(bridge)
+        if not owner or Path(owner) == directory:
+            continue
+        other = Path(owner)
+        if not other.is_dir():
+            report(f"removing the Pull network {bridge} of {other} (the directory is gone)")
+            pull.remove_by_name(bridge, owner)
+            continue
+        try:
+            with _locked(other):
+                state = read_state(other)
+                if state is not None and _running_components(state):
+                    continue
+                report(f"removing the abandoned Pull network {bridge} of {other} (its processes are gone)")
+                if (
+                    state is not None
+                    and state.pull_network is not None
+                    and state.pull_network.bridge == bridge
+                ):
+                    if not pull.remove(state):
+                        remove_state(other)
+                else:
+                    pull.remove_by_name(bridge, owner)
+        except SandboxError:
+            continue  # another command is using it: not abandoned
 
 
 def _remove_pull_network(state: SandboxState) -> None:
