@@ -427,6 +427,42 @@ class ConflictResolution(StrEnum):
     """Take it over."""
 
 
+SUSPENSION_EXCLUSIVE = "dispatching and dispatchingOnClusters are mutually exclusive"
+
+
+class SuspendClusters(KokpitModel):
+    """The clusters to which dispatching is suspended."""
+
+    cluster_names: Annotated[list[Name], Field(max_length=1024)] | None = None
+    """The names of the clusters."""
+
+
+class Suspension(KokpitModel):
+    """Stops propagating changes of the selected templates, to every cluster or to some (Karmada's
+    suspension). The members keep the copies they hold; the Works on the hub still follow the template,
+    and resuming applies what they hold by then."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!(has(self.dispatching) && self.dispatching && has(self.dispatchingOnClusters))",
+                SUSPENSION_EXCLUSIVE,
+            ),
+        )
+    )
+
+    dispatching: bool | None = None
+    """true stops dispatching to every cluster; cannot be combined with dispatchingOnClusters."""
+    dispatching_on_clusters: SuspendClusters | None = None
+    """Stops dispatching to these clusters only."""
+
+    @model_validator(mode="after")
+    def _exclusive(self) -> Self:
+        if self.dispatching and self.dispatching_on_clusters is not None:
+            raise ValueError(SUSPENSION_EXCLUSIVE)
+        return self
+
+
 class PropagationSpec(KokpitModel):
     """What to propagate and where."""
 
@@ -440,6 +476,8 @@ class PropagationSpec(KokpitModel):
     """What to do when a selected resource already exists in a member and kokpit did not create it."""
     preserve_resources_on_deletion: bool | None = None
     """Keep the propagated copies in the members when the template is deleted."""
+    suspension: Suspension | None = None
+    """Suspends dispatching of changes to every cluster or to some; unset means none. The template\n    annotation `kokpit.io/suspend-dispatching` does the same for one template."""
 
 
 class PolicyStatus(KokpitModel):
