@@ -463,8 +463,48 @@ class Suspension(KokpitModel):
         return self
 
 
+POD_TEMPLATE_KINDS = frozenset(
+    {
+        ("apps/v1", "Deployment"),
+        ("apps/v1", "StatefulSet"),
+        ("apps/v1", "DaemonSet"),
+        ("apps/v1", "ReplicaSet"),
+        ("batch/v1", "Job"),
+        ("batch/v1", "CronJob"),
+        ("v1", "Pod"),
+    }
+)
+"""The kinds whose pod template kokpit reads for `propagateDeps` (`kokpit.propagation.dependencies`)."""
+
+PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE = (
+    "propagateDeps needs a resourceSelector of a kind with a pod template (apps/v1 Deployment, "
+    "StatefulSet, DaemonSet, ReplicaSet; batch/v1 Job, CronJob; v1 Pod): no other kind has dependencies"
+)
+
+
+def _pod_template_kinds_cel() -> str:
+    by_version: dict[str, list[str]] = {}
+    for api_version, kind in sorted(POD_TEMPLATE_KINDS):
+        by_version.setdefault(api_version, []).append(kind)
+    return " || ".join(
+        f"(s.apiVersion == '{api_version}' && s.kind in [{', '.join(repr(k) for k in kinds)}])"
+        for api_version, kinds in by_version.items()
+    )
+
+
 class PropagationSpec(KokpitModel):
     """What to propagate and where."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.propagateDeps) || !self.propagateDeps || "
+                f"self.resourceSelectors.exists(s, {_pod_template_kinds_cel()})",
+                PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE,
+                field_path=".propagateDeps",
+            ),
+        )
+    )
 
     resource_selectors: Annotated[list[ResourceSelector], Field(min_length=1, max_length=128)]
     """The resource templates this policy applies to; a template matching any selector is selected."""
@@ -478,6 +518,18 @@ class PropagationSpec(KokpitModel):
     """Keep the propagated copies in the members when the template is deleted."""
     suspension: Suspension | None = None
     """Suspends dispatching of changes to every cluster or to some; unset means none. The template\n    annotation `kokpit.io/suspend-dispatching` does the same for one template."""
+    propagate_deps: bool | None = None
+    """Propagate what the selected workloads' pod templates reference (ConfigMaps, Secrets, image pull
+    Secrets, ServiceAccounts, PersistentVolumeClaims) to the same clusters, following the workloads
+    when they move (Karmada's propagateDeps). Needs a selector of a kind with a pod template."""
+
+    @model_validator(mode="after")
+    def _deps_need_pod_templates(self) -> Self:
+        if self.propagate_deps and not any(
+            (s.api_version, s.kind) in POD_TEMPLATE_KINDS for s in self.resource_selectors
+        ):
+            raise ValueError(PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE)
+        return self
 
 
 class PolicyStatus(KokpitModel):

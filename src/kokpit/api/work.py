@@ -99,6 +99,18 @@ class ClusterDecision(KokpitModel):
     """Why, for example "selected" or "region us-east not in [eu-west]"."""
 
 
+class BindingSnapshot(KokpitModel):
+    """A binding that needs the resource of an attached binding, and where it is placed (Karmada's
+    BindingSnapshot)."""
+
+    namespace: str | None = None
+    """The namespace of the binding; unset for a ClusterResourceBinding."""
+    name: Annotated[str, Field(min_length=1)]
+    """The name of the binding."""
+    clusters: Annotated[list[TargetCluster], Field(max_length=1024)] | None = None
+    """The clusters the binding's resource is scheduled to."""
+
+
 class ResourceBindingSpec(KokpitModel):
     """A template, the policy that claimed it, and the scheduling decision."""
 
@@ -122,6 +134,12 @@ class ResourceBindingSpec(KokpitModel):
         Annotated[list[ClusterDecision], Field(max_length=1024, json_schema_extra=list_map("cluster"))] | None
     ) = None
     """Why each known cluster was or was not chosen."""
+    propagate_deps: bool | None = None
+    """Copied from the policy: the pod template's dependencies follow this resource to its clusters."""
+    required_by: Annotated[list[BindingSnapshot], Field(max_length=1024)] | None = None
+    """The bindings (with propagateDeps) whose workloads reference this resource: it also goes to their
+    clusters, and leaves a cluster when none of them is there any more. Written by the dependencies
+    controller (`kokpit-dependencies`); a binding with it is an attached binding."""
 
 
 class AggregatedStatusItem(KokpitModel):
