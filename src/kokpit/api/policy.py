@@ -517,7 +517,8 @@ class PropagationSpec(KokpitModel):
     preserve_resources_on_deletion: bool | None = None
     """Keep the propagated copies in the members when the template is deleted."""
     suspension: Suspension | None = None
-    """Suspends dispatching of changes to every cluster or to some; unset means none. The template\n    annotation `kokpit.io/suspend-dispatching` does the same for one template."""
+    """Suspends dispatching of changes to every cluster or to some; unset means none. The template
+    annotation `kokpit.io/suspend-dispatching` does the same for one template."""
     propagate_deps: bool | None = None
     """Propagate what the selected workloads' pod templates reference (ConfigMaps, Secrets, image pull
     Secrets, ServiceAccounts, PersistentVolumeClaims) to the same clusters, following the workloads
