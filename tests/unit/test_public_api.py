@@ -17,6 +17,7 @@ PACKAGES = [
     "kokpit.etcd",
     "kokpit.hosted",
     "kokpit.machines",
+    "kokpit.agent",
 ]
 
 

@@ -15,9 +15,9 @@ on them:
 Everything reaches the hub through informers and retrying clients, so a hub that goes away and comes
 back is re-listed and converged to without a restart, and the execution reconciler's record of what it
 applied keeps it from applying anything twice. Beside the manager run the agent's certificate
-renewal (`agent.certificates.keep_certificate_fresh`, which swaps the hub client's TLS identity in
-place when it renewed) and its tunnel to the hub (`agent.tunnel_client.run_tunnel`), each restarted
-with backoff if it fails; either is left out when its module is not installed.
+renewal (`agent.certificates.keep_certificate_fresh`; after each renewal the agent swaps the hub
+client's TLS identity in place) and its tunnel to the hub (`agent.tunnel_client.run_tunnel`), each
+restarted with backoff if it fails; either is left out when its module is not installed.
 """
 
 from __future__ import annotations
