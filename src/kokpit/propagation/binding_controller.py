@@ -15,7 +15,9 @@ Its key is the template. A reconcile:
 4. renders one `Work` per chosen cluster (`kokpit.propagation.work_render`) into the cluster's
    execution namespace `kokpit-es-<cluster>` (created when missing), applies it, and deletes the Works
    of clusters no longer chosen; the member-side controller applies Works to members and removes what
-   a deleted Work applied.
+   a deleted Work applied. A cluster whose dispatching is suspended (the policy's `suspension`, the
+   template's `kokpit.io/suspend-dispatching`, `kokpit.propagation.suspension`) still gets its Work,
+   marked `suspendDispatching`.
 
 The binding's status carries `Scheduled` (reasons `Scheduled`, `NoClusterFit`, `SpreadConstraintNotMet`,
 `InsufficientCapacity`, `InvalidPolicy`) and `OverridesApplied` (`Applied`, `OverrideFailed`,
@@ -61,6 +63,7 @@ from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
 from kokpit.propagation.selectors import select_policy
+from kokpit.propagation.suspension import dispatching_suspended
 from kokpit.propagation.work_render import (
     PROPAGATION_FINALIZER,
     divided_replicas,
@@ -330,6 +333,11 @@ class BindingReconciler:
                 binding=ref,
                 conflict_resolution=policy.spec.conflict_resolution,
                 preserve_resources_on_deletion=policy.spec.preserve_resources_on_deletion,
+                suspend_dispatching=dispatching_suspended(
+                    target.name,
+                    suspension=policy.spec.suspension,
+                    annotations=(template.get("metadata") or {}).get("annotations"),
+                ),
             )
         await asyncio.gather(*(self._apply_work(cluster, work) for cluster, work in works.items()))
         for work in ctx.works_of(ref):

@@ -8,9 +8,10 @@ Steps for one cluster (Karmada's order):
 
 1. **Strip** what the hub's API server set and a member must not receive (`strip_template`): status, uid,
    resourceVersion, managedFields, creationTimestamp, generation, ownerReferences, finalizers,
-   deletionTimestamp, selfLink, the kubectl last-applied annotation; per kind, the Service cluster IPs
-   the hub allocated, a Job's generated selector and controller-uid labels, and a ServiceAccount's
-   generated token Secrets.
+   deletionTimestamp, selfLink, the kubectl last-applied annotation and kokpit's own
+   `kokpit.io/suspend-dispatching` (an instruction to kokpit, not part of the copy); per kind, the
+   Service cluster IPs the hub allocated, a Job's generated selector and controller-uid labels, and a
+   ServiceAccount's generated token Secrets.
 2. **Replicas**: when the placement divides replicas, the cluster's share (`with_replicas`).
 3. **Overrides**: the rules of every matching OverridePolicy/ClusterOverridePolicy
    (`select_overrides` order: cluster-wide first, then namespaced; each policy's rules in order),
@@ -34,6 +35,7 @@ from kokpit.propagation.clusters import ClusterInfo
 from kokpit.propagation.overrides import apply_overrides
 from kokpit.propagation.replicas import with_replicas, workload_replicas
 from kokpit.propagation.selectors import select_overrides
+from kokpit.propagation.suspension import SUSPEND_DISPATCHING_ANNOTATION
 
 PROPAGATION_FINALIZER = names.PROPAGATION_FINALIZER
 
@@ -75,6 +77,7 @@ def strip_template(template: Mapping[str, Any]) -> dict[str, Any]:
     annotations = metadata.get("annotations")
     if isinstance(annotations, dict):
         annotations.pop(LAST_APPLIED_ANNOTATION, None)
+        annotations.pop(SUSPEND_DISPATCHING_ANNOTATION, None)
         if not annotations:
             del metadata["annotations"]
     group = str(out.get("apiVersion", "")).rpartition("/")[0]
@@ -196,10 +199,12 @@ def render_work(
     binding: names.BindingRef,
     conflict_resolution: ConflictResolution = ConflictResolution.ABORT,
     preserve_resources_on_deletion: bool | None = None,
+    suspend_dispatching: bool = False,
 ) -> dict[str, Any]:
     """`render_work` is the `Work` (as a dict, ready for server-side apply) carrying `manifest` to
     `cluster` for `binding`: named by `names.work_name` in `names.execution_namespace(cluster)`, labelled
-    and annotated with `names.binding_metadata`."""
+    and annotated with `names.binding_metadata`; `suspend_dispatching` (`suspension`) marks it
+    `spec.suspendDispatching` so the member keeps what it has."""
     labels, annotations = names.binding_metadata(binding, cluster=cluster)
     spec: dict[str, Any] = {
         "workload": {"manifests": [copy.deepcopy(dict(manifest))]},
@@ -207,6 +212,8 @@ def render_work(
     }
     if preserve_resources_on_deletion is not None:
         spec["preserveResourcesOnDeletion"] = preserve_resources_on_deletion
+    if suspend_dispatching:
+        spec["suspendDispatching"] = True
     return {
         "apiVersion": WORK_API_VERSION,
         "kind": "Work",
