@@ -34,6 +34,13 @@ its binding and Works as they are; it is only no longer updated (a Normal Event 
 template says so). To remove a resource from the members, delete the template, or change a policy so it
 no longer chooses those clusters.
 
+**Dependencies** (`propagateDeps`, `kokpit.propagation.dependencies`): a binding whose `spec.requiredBy`
+lists the bindings needing its template (an *attached* binding, written by the dependencies controller)
+sends the template to its own clusters and to every cluster of those bindings (`target_clusters`), and
+its Works leave a cluster none of them is on any more. A template no policy selects is delivered by its
+attached binding alone (with the binding's conflictResolution; override policies apply as usual); once
+nothing requires it and it has no policy of its own, its Works, binding and finalizer are removed.
+
 **Deleting the template** deletes its Works, waits until they are gone (the member side removes the
 objects from members unless preserveResourcesOnDeletion), then deletes the binding and releases the
 template's finalizer.
@@ -59,6 +66,7 @@ from kokpit.propagation.context import (
     raw_may_select,
     raw_selects_kind,
 )
+from kokpit.propagation.dependencies import attached_policy, describe_required_by, target_clusters
 from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
@@ -95,6 +103,8 @@ STATUS_FIELD_MANAGER = "kokpit-binding"
 """Field manager of the binding's `Scheduled` and `OverridesApplied` conditions and of
 `schedulerObservedGeneration`."""
 OWNED_CONDITIONS = (SCHEDULED, OVERRIDES_APPLIED)
+REQUIRED_BY = "RequiredBy"
+"""Scheduled reason of an attached binding no policy selects: it goes where its dependents are."""
 NO_POLICY = "NoPolicy"
 """Event reason on a propagated template that no policy selects any more."""
 NO_POLICY_MESSAGE = "no policy selects it any more; its binding and Works are kept as they are"
@@ -237,6 +247,8 @@ class BindingReconciler:
                     status.set(Condition.false(SCHEDULED, "InvalidPolicy", message))
             return Result()
         policy = select_policy(template, policies)
+        if policy is None and binding is not None and _is_attached(binding):
+            return await self._sync_attached(template, ref, binding)
         if policy is None:
             if binding is not None:  # deleting or narrowing a policy removes nothing; say so
                 await ctx.recorder.normal(template, NO_POLICY, NO_POLICY_MESSAGE, action="Propagate")
@@ -274,7 +286,35 @@ class BindingReconciler:
             # The binding as the scheduler acted on it (Karmada's schedulerObservedGeneration).
             status.fields[SCHEDULER_OBSERVED_GENERATION] = _generation(binding)
             status.set(Condition.true(SCHEDULED, "Scheduled", f"scheduled to {placed}"))
-            await self._sync_works(template, ref, policy, result, clusters, status)
+            await self._sync_works(
+                template, ref, policy, result, clusters, status, required=_required(binding)
+            )
+        return Result()
+
+    async def _sync_attached(self, template: Any, ref: names.BindingRef, binding: Any) -> Result:
+        """Delivers a template no policy selects by its attached binding: to the binding's own (last)
+        clusters and its dependents' clusters; with neither, and no policy behind the binding, removes its
+        Works, binding and finalizer."""
+        spec = binding.get("spec") or {}
+        required = _required(binding)
+        own = spec.get("clusters") or []
+        if not required and not own and not spec.get("policyRef"):
+            return await self._clean_up(ref, binding, template)
+        template = await ensure_finalizer(self.context.client, template, PROPAGATION_FINALIZER)
+        clusters = self.context.cluster_infos()
+        result = ScheduleResult(clusters=target_clusters(own, None), decisions=[])
+        known = {c.name for c in clusters}
+        placed = ", ".join(t.name for t in target_clusters(own, required) if t.name in known) or "no cluster"
+        async with self._status(binding, ref) as status:
+            status.fields.update(status.current_fields(SCHEDULER_OBSERVED_GENERATION))
+            status.set(
+                Condition.true(
+                    SCHEDULED, REQUIRED_BY, f"required by {describe_required_by(required)}: on {placed}"
+                )
+            )
+            await self._sync_works(
+                template, ref, attached_policy(binding), result, clusters, status, required=required
+            )
         return Result()
 
     def _status(self, binding: Any, ref: names.BindingRef) -> Any:
@@ -296,6 +336,8 @@ class BindingReconciler:
         result: ScheduleResult,
         clusters: Sequence[ClusterInfo],
         status: StatusPatch,
+        *,
+        required: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         ctx = self.context
         overrides, invalid = ctx.override_policies_parsed()
@@ -312,7 +354,9 @@ class BindingReconciler:
         by_name = {c.name: c for c in clusters}
         works: dict[str, dict[str, Any]] = {}
         changed = 0
-        for target in result.clusters:
+        for target in target_clusters(result.clusters, required):
+            if target.name not in by_name:
+                continue  # a dependent's cluster that is gone
             try:
                 rendered = render_manifest(
                     template,
@@ -444,6 +488,8 @@ def desired_binding(
         spec["replicas"] = replicas
     if policy.spec.preserve_resources_on_deletion is not None:
         spec["preserveResourcesOnDeletion"] = policy.spec.preserve_resources_on_deletion
+    if policy.spec.propagate_deps:
+        spec["propagateDeps"] = True
     body_metadata: dict[str, Any] = {
         "name": ref.name,
         "labels": {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE, **policy_labels},
@@ -467,10 +513,11 @@ def desired_binding(
 
 def _same(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     """Whether `current` already carries `desired`: the same spec (the template's resourceVersion aside,
-    so status-only changes of the template cause no write) and at least its labels and annotations."""
+    so status-only changes of the template cause no write, and requiredBy aside, which the dependencies
+    controller owns) and at least its labels and annotations."""
 
     def spec_view(obj: Mapping[str, Any]) -> Any:
-        spec = dict(obj.get("spec") or {})
+        spec = {k: v for k, v in (obj.get("spec") or {}).items() if k != "requiredBy"}
         if isinstance(spec.get("resource"), Mapping):
             spec["resource"] = {k: v for k, v in spec["resource"].items() if k != "resourceVersion"}
         return spec
@@ -501,6 +548,18 @@ def _previous_decision(binding: Any | None, template: Mapping[str, Any]) -> dict
     if (spec.get("resource") or {}).get("uid") not in (None, uid):
         return None
     return {str(t["name"]): int(t.get("replicas") or 0) for t in spec.get("clusters") or () if t.get("name")}
+
+
+def _required(binding: Any | None) -> list[Mapping[str, Any]]:
+    """The binding's `spec.requiredBy`: the bindings needing its template, with their clusters."""
+    required = ((binding or {}).get("spec") or {}).get("requiredBy")
+    return [s for s in required if isinstance(s, Mapping)] if isinstance(required, list) else []
+
+
+def _is_attached(binding: Any) -> bool:
+    """Whether a binding is delivered by its dependents when no policy selects its template: it is
+    required by some, or was made by the dependencies controller alone (no policy behind it)."""
+    return bool(_required(binding)) or not (binding.get("spec") or {}).get("policyRef")
 
 
 def _work_cluster(work: Mapping[str, Any]) -> str | None:

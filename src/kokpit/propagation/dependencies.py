@@ -32,7 +32,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kokpit.api.policy import POD_TEMPLATE_KINDS
+from kokpit.api.policy import POD_TEMPLATE_KINDS, PropagationPolicy
 from kokpit.propagation.scheduler import TargetCluster
 
 CONFIG_MAP = "ConfigMap"
@@ -231,6 +231,7 @@ def target_clusters(
     own = [
         c if isinstance(c, TargetCluster) else TargetCluster(str(c["name"]), int(c.get("replicas") or 0))
         for c in clusters
+        if isinstance(c, TargetCluster) or c.get("name")
     ]
     seen = {c.name for c in own}
     extra = sorted(
@@ -245,6 +246,24 @@ def target_clusters(
     return own + [TargetCluster(name, 0) for name in extra]
 
 
+def attached_policy(binding: Mapping[str, Any]) -> PropagationPolicy:
+    """`attached_policy` is how an attached binding no policy selects is delivered, as a policy: its
+    template's kind, the binding's conflictResolution and preserveResourcesOnDeletion, Duplicated, no
+    suspension. Nothing is scheduled from it; the clusters come from `target_clusters`."""
+    spec = binding.get("spec") or {}
+    resource = spec.get("resource") or {}
+    delivery = {
+        "resourceSelectors": [{"apiVersion": resource.get("apiVersion"), "kind": resource.get("kind")}],
+        "conflictResolution": spec.get("conflictResolution") or "Abort",
+    }
+    if spec.get("preserveResourcesOnDeletion") is not None:
+        delivery["preserveResourcesOnDeletion"] = spec["preserveResourcesOnDeletion"]
+    metadata = binding.get("metadata") or {}
+    return PropagationPolicy.model_validate(
+        {"metadata": {"name": metadata.get("name"), "namespace": metadata.get("namespace")}, "spec": delivery}
+    )
+
+
 def describe_required_by(required: Sequence[Mapping[str, Any]]) -> str:
     """`describe_required_by` names the dependents in `required` for a condition message."""
     return ", ".join(
@@ -257,6 +276,7 @@ __all__ = [
     "DEPENDENCY_KINDS",
     "Dependent",
     "DependentObjectReference",
+    "attached_policy",
     "dependencies_of",
     "dependency_key",
     "describe_required_by",

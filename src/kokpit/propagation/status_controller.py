@@ -24,6 +24,7 @@ from typing import Any
 from kokpit.api.work import APPLIED, AVAILABLE, CLUSTER_RESOURCE_BINDING, FULLY_APPLIED, RESOURCE_BINDING
 from kokpit.propagation import names
 from kokpit.propagation.apply_plan import split_api_version
+from kokpit.propagation.dependencies import target_clusters
 from kokpit.propagation.execution_controller import cluster_of_work
 from kokpit.propagation.status import (
     UNHEALTHY,
@@ -109,7 +110,9 @@ class BindingStatusReconciler:
         if binding is None or binding["metadata"].get("deletionTimestamp"):
             return Result()
         spec = binding.get("spec") or {}
-        targets = sorted({str(c["name"]) for c in spec.get("clusters") or [] if c.get("name")})
+        # An attached binding's resource is also on its dependents' clusters (`target_clusters`).
+        placed = target_clusters(spec.get("clusters") or [], spec.get("requiredBy"))
+        targets = sorted({t.name for t in placed})
         template_ref = spec.get("resource") or {}
         works: dict[str, Any] = {}
         for work in self.works.store.by_index(BINDING_INDEX, f"{key.namespace or ''}/{key.name}"):

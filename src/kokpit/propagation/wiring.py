@@ -5,7 +5,8 @@
 
 `setup_propagation` registers the hub-side half: the policy checkers (one per policy kind, which also
 start the watches of the kinds propagation policies select, `kokpit.propagation.policy_checker`), the
-binding-kinds reconciler, and, as kinds appear, one binding reconciler per template kind
+binding-kinds reconciler, the dependencies reconciler (attached bindings for `propagateDeps`,
+`kokpit.propagation.dependencies_controller`), and, as kinds appear, one binding reconciler per template kind
 (`kokpit.propagation.kind_watches`, `kokpit.propagation.binding_controller`). `setup_execution`
 registers the member-side half: the execution reconciler (Work -> member objects, Work status) and the
 binding status reconciler (Works -> binding `aggregatedStatus` and the template's `status`); there
@@ -28,6 +29,7 @@ from kokpit.propagation.context import (
     PropagationContext,
     PropagationPolicyResource,
 )
+from kokpit.propagation.dependencies_controller import DependenciesReconciler
 from kokpit.propagation.execution_controller import ExecutionReconciler
 from kokpit.propagation.execution_scope import HUB_SCOPE, agent_scope
 from kokpit.propagation.kind_watches import KindReconciler, KindRegistry
@@ -63,6 +65,7 @@ def setup_propagation(manager: Manager, members: MemberClients, *, hub: str = "h
     for name, informer, resource, model, watch_kinds in checks:
         reconciler = PolicyReconciler(registry, informer, resource, model, watch_kinds=watch_kinds)
         manager.controller(name, reconciler, workers=1).watch(informer)
+    DependenciesReconciler(registry).setup()
     kinds = KindReconciler(registry)
     controller = manager.controller("binding-kinds", kinds, workers=1)
     controller.watch(context.bindings, kinds.keys_of_binding)
