@@ -8,7 +8,21 @@ from __future__ import annotations
 
 import typer
 
-from kokpit.cli import agent, binaries, etcd, fleet, hosted, hub, images, install, machines, plan, sandbox
+from kokpit.cli import (
+    agent,
+    binaries,
+    etcd,
+    fleet,
+    hosted,
+    hub,
+    images,
+    install,
+    machines,
+    plan,
+    register,
+    sandbox,
+    token,
+)
 from kokpit.cli.errors import run_app
 
 app = typer.Typer(
@@ -36,6 +50,8 @@ app.command("install")(install.install)
 app.command("join")(fleet.join_command)
 app.command("unjoin")(fleet.unjoin_command)
 app.command("plan")(plan.plan)
+app.add_typer(token.app, name="token")
+app.command("register")(register.register_command)
 
 
 def main() -> None:

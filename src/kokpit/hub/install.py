@@ -1,4 +1,7 @@
-"""Install kokpit into a hub API server: its namespace and the CRD of every kokpit resource type.
+"""Install kokpit into a hub API server: its namespace, the CRD of every kokpit resource type, and
+what Pull-mode members need to register: `kube-public/cluster-info` (the hub's CA, readable
+anonymously, so `kokpit register` can check it against the pin of `kokpit token create`) and the
+right of agent tokens to submit CSRs.
 
 Everything is server-side applied with field manager `kokpit` and `force`, so running it again changes
 nothing, and running a newer kokpit upgrades the CRDs in place to the schemas its models describe.
@@ -7,18 +10,24 @@ nothing, and running a newer kokpit upgrades the CRDs in place to the schemas it
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
-from lightkube.resources.core_v1 import Namespace
+from lightkube.resources.core_v1 import ConfigMap, Namespace
+from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 from lightkube.types import PatchType
 
 from kokpit.api.crd import ResourceType, crd_manifest
 from kokpit.api.registry import ALL_RESOURCES
+from kokpit.controlplane import bootstrap_tokens
 from kokpit.errors import KokpitError
+from kokpit.fleet.registration.names import BOOTSTRAP_ROLE
+from kokpit.fleet.registration.rbac import bootstrap_rbac
 
 FIELD_MANAGER = "kokpit"
 NAMESPACE = "kokpit-system"
@@ -53,14 +62,71 @@ async def install(
     await asyncio.gather(
         *(_wait_established(client, r.crd_name, wait_seconds=wait_seconds) for r in resources)
     )
+    report.extend(await install_registration(client))
     return report
 
 
-async def _apply(client: AsyncClient, res: Any, name: str, body: Any, *, kind: str) -> str:
-    before = await _resource_version(client, res, name)
+async def install_registration(client: AsyncClient) -> list[str]:
+    """`install_registration` publishes `kube-public/cluster-info` (server and CA of the hub as
+    `client` reaches it), lets anonymous clients read it, and lets agent tokens submit CSRs."""
+    ca_pem = await hub_ca(client)
+    configmap = bootstrap_tokens.cluster_info_configmap(client.config.cluster.server, ca_pem)
+    role, binding = bootstrap_tokens.cluster_info_rbac()
+    cluster_role, cluster_binding = bootstrap_rbac()
+    namespace = bootstrap_tokens.CLUSTER_INFO_NAMESPACE
+    reader = bootstrap_tokens.CLUSTER_INFO_READER
+    return [
+        await _apply(
+            client,
+            ConfigMap,
+            bootstrap_tokens.CLUSTER_INFO_NAME,
+            configmap,
+            kind="configmap",
+            namespace=namespace,
+        ),
+        await _apply(client, Role, reader, role, kind="role", namespace=namespace),
+        await _apply(client, RoleBinding, reader, binding, kind="rolebinding", namespace=namespace),
+        await _apply(client, ClusterRole, BOOTSTRAP_ROLE, cluster_role, kind="clusterrole"),
+        await _apply(client, ClusterRoleBinding, BOOTSTRAP_ROLE, cluster_binding, kind="clusterrolebinding"),
+    ]
+
+
+async def hub_ca(client: AsyncClient) -> bytes:
+    """`hub_ca` is the PEM CA the hub's kubeconfig trusts, else the one the hub publishes in
+    `kube-public/kube-root-ca.crt`; `KokpitError` when neither is there."""
+    cluster = client.config.cluster
+    if cluster.certificate_auth_data:
+        return base64.b64decode(cluster.certificate_auth_data)
+    if cluster.certificate_auth:
+        path = Path(client.config.abs_file(cluster.certificate_auth))
+        return await asyncio.to_thread(path.read_bytes)
+    try:
+        root = await client.get(ConfigMap, "kube-root-ca.crt", namespace="kube-public")
+    except ApiError as error:
+        raise KokpitError(
+            f"the hub's CA is unknown: its kubeconfig has none ({error.status.message})"
+        ) from None
+    pem = str((root.data or {}).get("ca.crt") or "")
+    if not pem:
+        raise KokpitError(
+            "the hub's CA is unknown: neither its kubeconfig nor kube-public/kube-root-ca.crt has it"
+        )
+    return pem.encode()
+
+
+async def _apply(
+    client: AsyncClient, res: Any, name: str, body: Any, *, kind: str, namespace: str | None = None
+) -> str:
+    before = await _resource_version(client, res, name, namespace=namespace)
     try:
         applied = await client.patch(
-            res, name, body, patch_type=PatchType.APPLY, field_manager=FIELD_MANAGER, force=True
+            res,
+            name,
+            body,
+            namespace=namespace,
+            patch_type=PatchType.APPLY,
+            field_manager=FIELD_MANAGER,
+            force=True,
         )
     except ApiError as error:
         raise KokpitError(f"{kind}/{name}: {error.status.message}") from error
@@ -73,9 +139,11 @@ async def _apply(client: AsyncClient, res: Any, name: str, body: Any, *, kind: s
     return f"{kind}/{name} {outcome}"
 
 
-async def _resource_version(client: AsyncClient, res: Any, name: str) -> str | None:
+async def _resource_version(
+    client: AsyncClient, res: Any, name: str, *, namespace: str | None = None
+) -> str | None:
     try:
-        obj = await client.get(res, name)
+        obj = await client.get(res, name, namespace=namespace)
     except ApiError as error:
         if error.status.code == 404:
             return None
