@@ -1,0 +1,197 @@
+"""Dependencies follow their workload (`propagateDeps: true`), on the real sandbox.
+
+A Deployment's policy selects only the Deployment; the ConfigMap, Secret and ServiceAccount its pod
+template references go to the same members through attached bindings, move with it, and leave a member
+once nothing there references them. A policy asking for dependencies of kinds that have none is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kokpit.api.policy import PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE
+from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+
+pytestmark = pytest.mark.integration
+
+MEMBERS = ("member1", "member2", "member3")
+TIMEOUT = 120.0
+NS = "e2e-deps"
+DEPENDENCIES = (("configmap", "web-config"), ("secret", "web-secret"), ("serviceaccount", "web-sa"))
+WITH_DEPLOYMENT = (("deployment", "web"), *DEPENDENCIES)
+
+
+def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any], check: bool = True) -> Any:
+    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return kubectl(kubeconfig, "apply", "-f", str(path), check=check)
+
+
+def get(kubeconfig: Path, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
+    if namespace:
+        args += ["-n", namespace]
+    out = kubectl(kubeconfig, *args).stdout.strip()
+    return json.loads(out) if out else None
+
+
+def policy(clusters: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy.kokpit.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "propagateDeps": True,
+            "resourceSelectors": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}],
+            "placement": {"clusterAffinity": {"clusterNames": clusters}},
+        },
+    }
+
+
+def deployment(*, with_config: bool = True) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": "web", "image": "nginx:1.27"}
+    if with_config:
+        container["envFrom"] = [{"configMapRef": {"name": "web-config"}}]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": NS},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "serviceAccountName": "web-sa",
+                    "containers": [container],
+                    "volumes": [{"name": "certs", "secret": {"secretName": "web-secret"}}],
+                },
+            },
+        },
+    }
+
+
+def templates() -> list[dict[str, Any]]:
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "web-config", "namespace": NS},
+            "data": {"A": "1"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "other-config", "namespace": NS},
+            "data": {"B": "2"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "web-secret", "namespace": NS},
+            "stringData": {"tls.key": "not really"},
+        },
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web-sa", "namespace": NS}},
+    ]
+
+
+def where(fleet: SandboxHandle, resource: str, name: str) -> set[str]:
+    """The members holding `resource` `name` in the test namespace."""
+    return {m for m in MEMBERS if get(fleet.kubeconfig(m), resource, name, NS) is not None}
+
+
+def placed(fleet: SandboxHandle, objects: tuple[tuple[str, str], ...], members: set[str]) -> bool:
+    return all(where(fleet, resource, name) == members for resource, name in objects)
+
+
+def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
+    fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
+) -> None:
+    hub = fleet.kubeconfig("hub")
+    apply(hub, tmp_path, *templates())
+    apply(hub, tmp_path, policy(["member1", "member2"]), deployment())
+
+    wait_until(
+        "the Deployment and its ConfigMap, Secret and ServiceAccount on member1 and member2",
+        lambda: placed(fleet, WITH_DEPLOYMENT, {"member1", "member2"}),
+        timeout=TIMEOUT,
+    )
+    attached = get(hub, "resourcebindings.work.kokpit.io", "web-config-configmap", NS)
+    assert attached is not None
+    assert attached["spec"]["requiredBy"] == [
+        {
+            "namespace": NS,
+            "name": "web-deployment",
+            "clusters": [{"name": "member1", "replicas": 1}, {"name": "member2", "replicas": 1}],
+        }
+    ]
+    assert "policyRef" not in attached["spec"]
+    owners = attached["metadata"]["ownerReferences"]
+    assert [(o["kind"], o["name"]) for o in owners] == [("ConfigMap", "web-config")]
+    workload = get(hub, "resourcebindings.work.kokpit.io", "web-deployment", NS)
+    assert workload is not None and workload["spec"]["propagateDeps"] is True
+    assert where(fleet, "configmap", "other-config") == set()  # nothing references it
+
+    # Moving the Deployment moves its dependencies.
+    apply(hub, tmp_path, policy(["member2", "member3"]))
+    wait_until(
+        "all four moved to member2 and member3",
+        lambda: placed(fleet, WITH_DEPLOYMENT, {"member2", "member3"}),
+        timeout=TIMEOUT,
+    )
+
+    # A ConfigMap the Deployment stops referencing leaves the members; the others stay.
+    apply(hub, tmp_path, deployment(with_config=False))
+    wait_until(
+        "web-config removed from the members",
+        lambda: where(fleet, "configmap", "web-config") == set(),
+        timeout=TIMEOUT,
+    )
+    wait_until(
+        "web-config's attached binding gone from the hub",
+        lambda: get(hub, "resourcebindings.work.kokpit.io", "web-config-configmap", NS) is None,
+        timeout=TIMEOUT,
+    )
+    assert placed(fleet, (("deployment", "web"), *DEPENDENCIES[1:]), {"member2", "member3"})
+    assert get(hub, "configmap", "web-config", NS) is not None  # the template itself stays on the hub
+
+    # Bad input: dependencies of kinds without a pod template are refused, and nothing on the members moves.
+    before = {m: get(fleet.kubeconfig(m), "secret", "web-secret", NS) for m in ("member2", "member3")}
+    refused = apply(
+        hub,
+        tmp_path,
+        {
+            "apiVersion": "policy.kokpit.io/v1alpha1",
+            "kind": "PropagationPolicy",
+            "metadata": {"name": "configs", "namespace": NS},
+            "spec": {
+                "propagateDeps": True,
+                "resourceSelectors": [{"apiVersion": "v1", "kind": "ConfigMap"}],
+            },
+        },
+        check=False,
+    )
+    assert refused.returncode != 0
+    assert PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE in refused.stderr
+    assert get(hub, "propagationpolicies.policy.kokpit.io", "configs", NS) is None
+    assert where(fleet, "configmap", "other-config") == set()
+    after = {m: get(fleet.kubeconfig(m), "secret", "web-secret", NS) for m in ("member2", "member3")}
+    assert {m: (o or {}).get("metadata", {}).get("resourceVersion") for m, o in after.items()} == {
+        m: (o or {}).get("metadata", {}).get("resourceVersion") for m, o in before.items()
+    }
+
+    # Deleting the Deployment: nothing references the Secret and the ServiceAccount any more.
+    kubectl(hub, "delete", "deployment", "web", "-n", NS, "--wait=true")
+    wait_until(
+        "the Deployment and its dependencies gone from every member",
+        lambda: placed(fleet, WITH_DEPLOYMENT, set()),
+        timeout=TIMEOUT,
+    )
+    kubectl(hub, "delete", "propagationpolicy.policy.kokpit.io", "web", "-n", NS)
