@@ -166,11 +166,6 @@ class TolerationOperator(StrEnum):
     EQUAL = "Equal"
 
 
-TOLERATION_SECONDS_UNSUPPORTED = (
-    "tolerationSeconds is not supported yet: kokpit does not evict resources from tainted clusters"
-)
-
-
 class Toleration(KokpitModel):
     """Lets resources be placed on clusters with a matching taint (the semantics of core/v1 Toleration)."""
 
@@ -186,11 +181,6 @@ class Toleration(KokpitModel):
                 "an empty key tolerates every taint and needs operator Exists",
                 field_path=".operator",
             ),
-            cel(
-                "!has(self.tolerationSeconds)",
-                TOLERATION_SECONDS_UNSUPPORTED,
-                field_path=".tolerationSeconds",
-            ),
         )
     )
 
@@ -202,9 +192,9 @@ class Toleration(KokpitModel):
     """The taint value to tolerate, for operator Equal."""
     effect: TaintEffect | None = None
     """The taint effect to tolerate; empty tolerates every effect."""
-    toleration_seconds: int | None = None
-    """Refused for now (`TOLERATION_SECONDS_UNSUPPORTED`): nothing evicts resources from a tainted cluster
-    yet, so a grace period would be a promise nobody keeps. Kept in the schema so the refusal names it."""
+    toleration_seconds: Annotated[int, Field(ge=0, json_schema_extra={"format": "int64"})] | None = None
+    """For a NoExecute taint: how long the resource stays on a cluster after the taint was added before it
+    is evicted (`kokpit.propagation.failover`); unset tolerates it for ever, 0 evicts at once."""
 
     @model_validator(mode="after")
     def _operator_rules(self) -> Self:
@@ -212,8 +202,6 @@ class Toleration(KokpitModel):
             raise ValueError("value must be empty when operator is Exists")
         if not self.key and self.operator is not TolerationOperator.EXISTS:
             raise ValueError("an empty key tolerates every taint and needs operator Exists")
-        if self.toleration_seconds is not None:
-            raise ValueError(TOLERATION_SECONDS_UNSUPPORTED)
         return self
 
 
@@ -463,6 +451,68 @@ class Suspension(KokpitModel):
         return self
 
 
+class PurgeMode(StrEnum):
+    """What happens to the copy on the cluster a workload is evicted from (Karmada's PurgeMode)."""
+
+    IMMEDIATELY = "Immediately"
+    """Removed at once, before the replacement runs: for workloads that must never run twice."""
+    GRACIOUSLY = "Graciously"
+    """Removed once the replacement is healthy elsewhere, or after gracePeriodSeconds at the latest."""
+    NEVER = "Never"
+    """Kept until someone removes the eviction task from the binding."""
+
+
+DEFAULT_APPLICATION_TOLERATION_SECONDS = 300
+"""Karmada's default decisionConditions.tolerationSeconds."""
+DEFAULT_GRACE_PERIOD_SECONDS = 600
+"""Karmada's default gracePeriodSeconds of a Graciously purge."""
+GRACE_PERIOD_NEEDS_GRACIOUSLY = "gracePeriodSeconds applies only to purgeMode Graciously"
+
+
+class DecisionConditions(KokpitModel):
+    """When an unhealthy workload is moved off a cluster."""
+
+    toleration_seconds: Annotated[int, Field(ge=0, json_schema_extra={"format": "int32"})] | None = None
+    """How long the workload may stay unhealthy on a cluster before it is moved (default 300; 0: at
+    once)."""
+
+
+class ApplicationFailoverBehavior(KokpitModel):
+    """Moves a workload off a cluster where it stays unhealthy (Karmada's application failover)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.gracePeriodSeconds) || !has(self.purgeMode) || self.purgeMode == 'Graciously'",
+                GRACE_PERIOD_NEEDS_GRACIOUSLY,
+                field_path=".gracePeriodSeconds",
+            ),
+        )
+    )
+
+    decision_conditions: DecisionConditions = Field(default_factory=DecisionConditions)
+    """When to move it."""
+    purge_mode: PurgeMode = PurgeMode.GRACIOUSLY
+    """What happens to the copy left behind: Immediately, Graciously (default) or Never."""
+    grace_period_seconds: Annotated[int, Field(ge=1, json_schema_extra={"format": "int32"})] | None = None
+    """With Graciously: the longest wait for the replacement to be healthy before the copy left behind is
+    removed anyway (default 600)."""
+
+    @model_validator(mode="after")
+    def _grace_needs_graciously(self) -> Self:
+        if self.grace_period_seconds is not None and self.purge_mode is not PurgeMode.GRACIOUSLY:
+            raise ValueError(GRACE_PERIOD_NEEDS_GRACIOUSLY)
+        return self
+
+
+class FailoverBehavior(KokpitModel):
+    """How selected workloads are moved in case of failures. Cluster failures need no field here: a
+    NoExecute taint evicts unless `placement.clusterTolerations` tolerate it."""
+
+    application: ApplicationFailoverBehavior | None = None
+    """Moves a workload off a cluster where it stays unhealthy; unset: never."""
+
+
 POD_TEMPLATE_KINDS = frozenset(
     {
         ("apps/v1", "Deployment"),
@@ -519,6 +569,8 @@ class PropagationSpec(KokpitModel):
     suspension: Suspension | None = None
     """Suspends dispatching of changes to every cluster or to some; unset means none. The template
     annotation `kokpit.io/suspend-dispatching` does the same for one template."""
+    failover: FailoverBehavior | None = None
+    """How workloads are moved off clusters where they stay unhealthy (`failover.application`)."""
     propagate_deps: bool | None = None
     """Propagate what the selected workloads' pod templates reference (ConfigMaps, Secrets, image pull
     Secrets, ServiceAccounts, PersistentVolumeClaims) to the same clusters, following the workloads

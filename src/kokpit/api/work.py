@@ -12,6 +12,7 @@ Field names follow Karmada's `work.karmada.io` where they mean the same.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -19,7 +20,7 @@ from pydantic import Field
 
 from kokpit.api.crd import PrinterColumn, ResourceType
 from kokpit.api.meta import Conditions, KokpitModel, ObjectMeta, list_map
-from kokpit.api.policy import ConflictResolution, Placement
+from kokpit.api.policy import ConflictResolution, Placement, PurgeMode
 
 GROUP = "work.kokpit.io"
 VERSION = "v1alpha1"
@@ -111,6 +112,34 @@ class BindingSnapshot(KokpitModel):
     """The clusters the binding's resource is scheduled to."""
 
 
+class GracefulEvictionTask(KokpitModel):
+    """A cluster the resource is being evicted from, kept until its copy there may go (Karmada's
+    GracefulEvictionTask). Written by kokpit (`kokpit.propagation.failover`); removing a task by hand
+    releases the copy it keeps."""
+
+    from_cluster: Annotated[str, Field(min_length=1)]
+    """The cluster the resource is evicted from."""
+    purge_mode: PurgeMode = PurgeMode.GRACIOUSLY
+    """Graciously: the copy goes once the replacement is healthy or at the deadline; Never: it stays
+    until the task is removed."""
+    replicas: Annotated[int, Field(ge=0, json_schema_extra={"format": "int32"})] | None = None
+    """The replicas the cluster ran when it was evicted."""
+    reason: Annotated[str, Field(min_length=1, max_length=32)]
+    """TaintUntolerated or ApplicationFailure."""
+    message: Annotated[str, Field(max_length=1024)] | None = None
+    """What happened, for a human."""
+    producer: Annotated[str, Field(min_length=1)]
+    """Which part of kokpit evicted it."""
+    grace_period_seconds: Annotated[int, Field(ge=0, json_schema_extra={"format": "int32"})] | None = None
+    """With Graciously: the longest wait for the replacement, from creationTimestamp."""
+    suppress_deletion: bool | None = None
+    """true (purgeMode Never): the copy is kept while the task exists."""
+    creation_timestamp: datetime | None = None
+    """When the eviction started."""
+    deadline: datetime | None = None
+    """With Graciously: when the copy is removed even if the replacement is not healthy yet."""
+
+
 class ResourceBindingSpec(KokpitModel):
     """A template, the policy that claimed it, and the scheduling decision."""
 
@@ -134,6 +163,14 @@ class ResourceBindingSpec(KokpitModel):
         Annotated[list[ClusterDecision], Field(max_length=1024, json_schema_extra=list_map("cluster"))] | None
     ) = None
     """Why each known cluster was or was not chosen."""
+    graceful_eviction_tasks: (
+        Annotated[
+            list[GracefulEvictionTask], Field(max_length=1024, json_schema_extra=list_map("fromCluster"))
+        ]
+        | None
+    ) = None
+    """The clusters the resource is being evicted from, whose copies are kept for now; the scheduler
+    chooses none of them while its task lasts."""
     propagate_deps: bool | None = None
     """Copied from the policy: the pod template's dependencies follow this resource to its clusters."""
     required_by: Annotated[list[BindingSnapshot], Field(max_length=1024)] | None = None

@@ -29,6 +29,16 @@ step fails, what is already on members is kept: a failed scheduling keeps the bi
 decision, a failed override keeps every Work as it was, and a policy that does not parse (so which
 policy claims the template is unknown) freezes the binding where it is.
 
+**Failover** (`kokpit.propagation.failover`): before scheduling, the clusters the resource must leave
+(a NoExecute taint not tolerated, or tolerated for `tolerationSeconds` that are over; a workload
+unhealthy there for `failover.application.decisionConditions.tolerationSeconds`) leave the placement and
+are excluded, so the same scheduler places their replicas elsewhere. Their copies stay while the
+binding's `spec.gracefulEvictionTasks` keep them (each with reason, producer, creationTimestamp and
+deadline): until every new cluster reports the workload healthy, or the deadline. Each eviction and each
+removed copy is an Event on the template (reasons `TaintUntolerated`, `ApplicationFailure`,
+`GracefulEvictionDone`). A copy on an unreachable cluster is removed by the member side once the cluster
+answers again (its Work waits, deleted, until then).
+
 **Deleting a policy removes nothing** (Karmada's behaviour): a template no policy selects any more keeps
 its binding and Works as they are; it is only no longer updated (a Normal Event `NoPolicy` on the
 template says so). To remove a resource from the members, delete the template, or change a policy so it
@@ -50,7 +60,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from kokpit.api.policy import AnyPropagationPolicy
@@ -67,10 +78,19 @@ from kokpit.propagation.context import (
     raw_selects_kind,
 )
 from kokpit.propagation.dependencies import attached_policy, describe_required_by, target_clusters
+from kokpit.propagation.failover import (
+    EvictionTask,
+    FailoverPlan,
+    Settled,
+    plan_failover,
+    settle_tasks,
+    unhealthy_since,
+)
 from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
 from kokpit.propagation.selectors import select_policy
+from kokpit.propagation.status import HEALTHY, ClusterReport, report_from_work
 from kokpit.propagation.suspension import dispatching_suspended
 from kokpit.propagation.work_render import (
     PROPAGATION_FINALIZER,
@@ -89,6 +109,7 @@ from kokpit.runtime import (
     apply,
     delete_if_present,
     ensure_finalizer,
+    format_time,
     is_not_found,
     remove_finalizer,
     status_writer,
@@ -109,6 +130,10 @@ NO_POLICY = "NoPolicy"
 """Event reason on a propagated template that no policy selects any more."""
 NO_POLICY_MESSAGE = "no policy selects it any more; its binding and Works are kept as they are"
 SCHEDULER_OBSERVED_GENERATION = "schedulerObservedGeneration"
+EVICTION_DONE = "GracefulEvictionDone"
+"""Event reason on a template when the copy an eviction task kept is removed."""
+EVICTION_RECHECK = 2.0
+"""Seconds between looks at the replacement's health while an eviction task keeps a copy."""
 DELETION_RECHECK = 2.0
 """Seconds between checks that a deleted template's Works are gone (Work events also wake it)."""
 
@@ -263,6 +288,17 @@ class BindingReconciler:
         clusters = ctx.cluster_infos()
         previous = _previous_decision(binding, template)
         replicas = workload_replicas(template)
+        now = datetime.now(UTC)
+        works = {_work_cluster(w): w for w in ctx.works_of(ref)}
+        failover = plan_failover(
+            clusters,
+            tolerations=policy.spec.placement.cluster_tolerations or [],
+            application=policy.spec.failover.application if policy.spec.failover else None,
+            placed=previous or {},
+            unhealthy={name: unhealthy_since(works.get(name), now=now) for name in previous or {}},
+            tasks=_eviction_tasks(binding),
+            now=now,
+        )
         try:
             result = schedule(
                 clusters,
@@ -270,6 +306,7 @@ class BindingReconciler:
                 replicas=replicas or 0,
                 workload_request=resource_request(template),
                 previous=previous,
+                excluded=failover.excluded,
             )
         except SchedulingError as error:
             await ctx.recorder.warning(template, error.reason, str(error), action="Schedule")
@@ -280,16 +317,56 @@ class BindingReconciler:
                 status.set(Condition.false(SCHEDULED, error.reason, str(error)))
             return Result()
 
-        binding = await self._apply_binding(template, ref, policy, result, result.decisions, binding)
+        resource = {"kind": template.get("kind"), **(template.get("metadata") or {})}
+        settled = settle_tasks(
+            failover.tasks,
+            targets=[t.name for t in result.clusters],
+            healthy={
+                t.name: _healthy(report_from_work(t.name, works.get(t.name), template=resource))
+                for t in result.clusters
+            },
+            now=now,
+        )
+        binding = await self._apply_binding(
+            template, ref, policy, result, result.decisions, binding, eviction_tasks=settled.kept
+        )
+        await self._report_failover(template, failover, settled)
         placed = ", ".join(f"{t.name} ({t.replicas})" if replicas else t.name for t in result.clusters)
         async with self._status(binding, ref) as status:
             # The binding as the scheduler acted on it (Karmada's schedulerObservedGeneration).
             status.fields[SCHEDULER_OBSERVED_GENERATION] = _generation(binding)
             status.set(Condition.true(SCHEDULED, "Scheduled", f"scheduled to {placed}"))
             await self._sync_works(
-                template, ref, policy, result, clusters, status, required=_required(binding)
+                template,
+                ref,
+                policy,
+                result,
+                clusters,
+                status,
+                required=_required(binding),
+                keep={task.from_cluster for task in settled.kept},
             )
-        return Result()
+        return Result(requeue_after=_wake_up(now, failover.recheck, settled))
+
+    async def _report_failover(self, template: Any, failover: FailoverPlan, settled: Settled) -> None:
+        """Events on the template for each cluster the resource leaves and each copy left behind that
+        goes now."""
+        recorder = self.context.recorder
+        tasks = {task.from_cluster: task for task in failover.tasks}
+        for eviction in failover.evictions:
+            task = tasks.get(eviction.cluster)
+            if task is None:
+                kept = "its copy there is removed now (purgeMode Immediately)"
+            elif task.deadline is not None:
+                deadline = format_time(task.deadline)
+                kept = f"its copy stays until the workload is healthy elsewhere, at the latest {deadline}"
+            else:
+                kept = "its copy there stays until the eviction task is removed (purgeMode Never)"
+            message = f"evicted from {eviction.cluster}: {eviction.message}; {kept}"
+            await recorder.warning(template, eviction.reason, message, action="Evict")
+        for task, why in settled.ended:
+            message = f"the copy on {task.from_cluster} is removed: {why}"
+            await recorder.normal(template, EVICTION_DONE, message, action="Evict")
 
     async def _sync_attached(self, template: Any, ref: names.BindingRef, binding: Any) -> Result:
         """Delivers a template no policy selects by its attached binding: to the binding's own (last)
@@ -338,7 +415,10 @@ class BindingReconciler:
         status: StatusPatch,
         *,
         required: Sequence[Mapping[str, Any]] = (),
+        keep: Collection[str] = (),
     ) -> None:
+        """Applies the Works of the chosen clusters and deletes the others, except those of `keep` (the
+        clusters whose copies graceful eviction tasks still keep, left as they are)."""
         ctx = self.context
         overrides, invalid = ctx.override_policies_parsed()
         blocking = [(raw, error) for raw, error in invalid if raw_may_select(raw, template)]
@@ -385,7 +465,10 @@ class BindingReconciler:
             )
         await asyncio.gather(*(self._apply_work(cluster, work) for cluster, work in works.items()))
         for work in ctx.works_of(ref):
-            if _work_cluster(work) not in works and not (work.get("metadata") or {}).get("deletionTimestamp"):
+            cluster = _work_cluster(work)
+            if cluster in keep or cluster in works:
+                continue
+            if not (work.get("metadata") or {}).get("deletionTimestamp"):
                 await _delete_work(ctx, work)
         status.set(
             Condition.true(
@@ -415,8 +498,10 @@ class BindingReconciler:
         result: ScheduleResult | None,
         decisions: Sequence[Decision],
         current: Any | None,
+        *,
+        eviction_tasks: Sequence[EvictionTask] = (),
     ) -> Any:
-        body = desired_binding(template, ref, policy, result, decisions)
+        body = desired_binding(template, ref, policy, result, decisions, eviction_tasks=eviction_tasks)
         if current is not None and _same(body, current):
             return current
         resource = self.context.binding_resource(ref)
@@ -451,9 +536,12 @@ def desired_binding(
     policy: AnyPropagationPolicy,
     result: ScheduleResult | None,
     decisions: Sequence[Decision],
+    *,
+    eviction_tasks: Sequence[EvictionTask] = (),
 ) -> dict[str, Any]:
     """`desired_binding` is the (Cluster)ResourceBinding of `template` claimed by `policy` with the
-    scheduling `result` (None: scheduling failed, no cluster is chosen) and `decisions`."""
+    scheduling `result` (None: scheduling failed, no cluster is chosen), `decisions` and the graceful
+    `eviction_tasks` still open."""
     metadata = template.get("metadata") or {}
     pref = policy_ref(policy)
     policy_labels, policy_annotations = names.policy_metadata(pref)
@@ -490,6 +578,8 @@ def desired_binding(
         spec["preserveResourcesOnDeletion"] = policy.spec.preserve_resources_on_deletion
     if policy.spec.propagate_deps:
         spec["propagateDeps"] = True
+    if eviction_tasks:
+        spec["gracefulEvictionTasks"] = [task.to_dict() for task in eviction_tasks]
     body_metadata: dict[str, Any] = {
         "name": ref.name,
         "labels": {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE, **policy_labels},
@@ -548,6 +638,27 @@ def _previous_decision(binding: Any | None, template: Mapping[str, Any]) -> dict
     if (spec.get("resource") or {}).get("uid") not in (None, uid):
         return None
     return {str(t["name"]): int(t.get("replicas") or 0) for t in spec.get("clusters") or () if t.get("name")}
+
+
+def _eviction_tasks(binding: Any | None) -> list[EvictionTask]:
+    """The binding's `spec.gracefulEvictionTasks`."""
+    entries = ((binding or {}).get("spec") or {}).get("gracefulEvictionTasks") or ()
+    tasks = (EvictionTask.from_dict(e) for e in entries if isinstance(e, Mapping))
+    return [task for task in tasks if task is not None]
+
+
+def _healthy(report: ClusterReport) -> bool:
+    return bool(report.applied) and report.health == HEALTHY
+
+
+def _wake_up(now: datetime, recheck: datetime | None, settled: Settled) -> float | None:
+    """Seconds until the next failover deadline; while copies are kept, soon, to see the replacement's
+    health (Work status changes do not wake the reconciler)."""
+    moments = [m for m in (recheck, settled.recheck) if m is not None]
+    delay = min(((m - now).total_seconds() for m in moments), default=None)
+    if settled.kept:
+        delay = min(delay, EVICTION_RECHECK) if delay is not None else EVICTION_RECHECK
+    return None if delay is None else max(delay, 0.5)
 
 
 def _required(binding: Any | None) -> list[Mapping[str, Any]]:

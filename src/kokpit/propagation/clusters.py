@@ -13,12 +13,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from kokpit.api.policy import ClusterAffinity, FieldSelectorKey, FieldSelectorOperator
 from kokpit.propagation.selectors import label_selector_matches
 from kokpit.quantity import QuantityError, parse_quantity
+from kokpit.runtime.conditions import parse_time
 
 __all__ = ["QuantityError", "parse_quantity"]  # re-exported for the scheduler's callers
 
@@ -36,6 +38,8 @@ class ClusterTaint:
     effect: str
     """NoSchedule, PreferNoSchedule or NoExecute."""
     value: str = ""
+    time_added: datetime | None = None
+    """When the taint was added (NoExecute taints); tolerationSeconds counts from it."""
 
     def __str__(self) -> str:
         value = f"={self.value}" if self.value else ""
@@ -134,7 +138,12 @@ def cluster_info_from_object(obj: Mapping[str, Any]) -> ClusterInfo:
         for condition in status.get("conditions") or ()
     )
     taints = tuple(
-        ClusterTaint(key=taint["key"], effect=taint.get("effect", ""), value=taint.get("value") or "")
+        ClusterTaint(
+            key=taint["key"],
+            effect=taint.get("effect", ""),
+            value=taint.get("value") or "",
+            time_added=parse_time(taint.get("timeAdded")),
+        )
         for taint in spec.get("taints") or ()
         if taint.get("key")
     )

@@ -305,6 +305,7 @@ def schedule(
     replicas: int,
     workload_request: ResourceRequest | None = None,
     previous: Mapping[str, int] | None = None,
+    excluded: Mapping[str, str] | None = None,
 ) -> ScheduleResult:
     """`schedule` places a resource with `replicas` replicas (0 for resources without replicas) on
     `clusters` according to `placement`; see the module docstring for the steps, the remainder rule and
@@ -315,11 +316,16 @@ def schedule(
     replicas, `ScheduleResult.replicas_by_cluster`). Raises `NoClusterFitError`, `SpreadConstraintError`
     or `InsufficientCapacityError` (each a `SchedulingError` carrying a condition reason and every
     cluster's decision), and ValueError for negative replicas or duplicate cluster names.
+
+    `excluded` names clusters that are not feasible whatever the placement says, with the reason
+    (failover: clusters the resource is being evicted from, `kokpit.propagation.failover`); they are
+    dropped from `previous` too.
     """
     if replicas < 0:
         raise ValueError(f"replicas must not be negative, got {replicas}")
     ordered = sorted_clusters(clusters)
-    before = {name: count for name, count in (previous or {}).items() if count >= 0}
+    barred = dict(excluded or {})
+    before = {name: count for name, count in (previous or {}).items() if count >= 0 and name not in barred}
     tolerations = placement.cluster_tolerations or []
 
     terms: list[tuple[str | None, ClusterAffinity | None]]
@@ -330,7 +336,8 @@ def schedule(
     tried: list[dict[str, str | None]] = []
     for _, affinity in terms:
         reasons = {
-            c.name: filter_reason(c, affinity, tolerations, scheduled=c.name in before) for c in ordered
+            c.name: barred.get(c.name) or filter_reason(c, affinity, tolerations, scheduled=c.name in before)
+            for c in ordered
         }
         tried.append(reasons)
         if any(reason is None for reason in reasons.values()):

@@ -591,19 +591,19 @@ def test_a_reconcile_that_raises_after_scheduling_still_writes_its_conditions(
     assert all(work(hub, m, f"{namespace}.doomed-configmap") is None for m in MEMBERS)
 
 
-def test_toleration_seconds_is_refused(hub: Path, namespace: str, tmp_path: Path) -> None:
-    """Nothing evicts resources from tainted clusters yet, so a grace period is refused, not ignored."""
+def test_negative_toleration_seconds_is_refused(hub: Path, namespace: str, tmp_path: Path) -> None:
+    """A toleration lasts zero seconds or more; a negative one is refused, not read as zero."""
     policy = weighted_policy(
         "grace",
         namespace,
         [{"apiVersion": "v1", "kind": "ConfigMap"}],
         clusterTolerations=[
-            {"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}
+            {"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": -1}
         ],
     )
     path = tmp_path / "grace.yaml"
     path.write_text(yaml.safe_dump(policy))
     result = kubectl(hub, "apply", "-f", str(path), check=False)
     assert result.returncode != 0
-    assert "tolerationSeconds is not supported yet" in result.stderr
+    assert "tolerationSeconds" in result.stderr and "greater than or equal to 0" in result.stderr
     assert get(hub, "propagationpolicies.policy.kokpit.io", "grace", namespace) is None

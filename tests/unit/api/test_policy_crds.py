@@ -15,7 +15,6 @@ from kokpit.api.override import CLUSTER_OVERRIDE_POLICY, OVERRIDE_POLICY, Overri
 from kokpit.api.policy import (
     CLUSTER_PROPAGATION_POLICY,
     PROPAGATION_POLICY,
-    TOLERATION_SECONDS_UNSUPPORTED,
     ClusterPropagationPolicy,
     PropagationPolicy,
 )
@@ -386,12 +385,6 @@ def rules(resource: ResourceType, path: str) -> dict[str, str]:
         ),
         pytest.param(
             PROPAGATION_POLICY,
-            "spec.placement.clusterTolerations.[]",
-            TOLERATION_SECONDS_UNSUPPORTED,
-            id="tolerationSeconds refused",
-        ),
-        pytest.param(
-            PROPAGATION_POLICY,
             "spec.placement.replicaScheduling",
             "replicaDivisionPreference applies only to replicaSchedulingType Divided",
             id="preference only when Divided",
@@ -491,11 +484,11 @@ def with_placement(placement: dict[str, Any]) -> dict[str, Any]:
         pytest.param(
             {
                 "clusterTolerations": [
-                    {"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                    {"key": "k", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": -1}
                 ]
             },
-            "tolerationSeconds is not supported yet",
-            id="tolerationSeconds",
+            "greater than or equal to 0",
+            id="negative tolerationSeconds",
         ),
         pytest.param(
             {"clusterTolerations": [{"key": "k", "operator": "Exists", "value": "x"}]},
