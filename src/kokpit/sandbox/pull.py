@@ -151,10 +151,10 @@ def set_link(link: PullLink, *, up: bool) -> None:
     network.run(link_state_command(link.veth, up=up))
 
 
-def create_token(hub_kubeconfig: Path, cluster: str) -> tuple[str, str]:
+def create_token(hub_kubeconfig: Path, cluster: str, *, hub_url: str) -> tuple[str, str]:
     """`kokpit token create --cluster CLUSTER` against the hub: the token and the hub CA hash."""
     result = subprocess.run(
-        [*KOKPIT_CLI, "token", "create", "--cluster", cluster, "--ttl", TOKEN_TTL],
+        [*KOKPIT_CLI, "token", "create", "--cluster", cluster, "--ttl", TOKEN_TTL, "--hub-url", hub_url],
         capture_output=True,
         text=True,
         timeout=120,

@@ -573,7 +573,7 @@ def _launch_agent(directory: Path, cluster: _Cluster, hub: _Cluster, options: Up
     """Creates a bootstrap token for the Pull member on the hub and starts, in the member's
     namespace, the process that registers it with that token and then runs its agent."""
     name = cluster.state.name
-    token, ca_hash = pull.create_token(hub.kubeconfig, name)
+    token, ca_hash = pull.create_token(hub.kubeconfig, name, hub_url=hub.state.endpoint)
     commands_ = agent_commands(
         pull.KOKPIT_CLI,
         cluster=name,
