@@ -30,6 +30,10 @@ from kokpit.propagation.scheduler import (
     TargetCluster,
     aggregate,
     divide_by_weights,
+    scale_down,
+    scale_down_aggregated,
+    scale_up,
+    scale_up_aggregated,
     schedule,
 )
 from kokpit.propagation.selectors import label_selector_matches, matches, select_overrides, select_policy
@@ -69,6 +73,10 @@ __all__ = [
     "names",
     "parse_quantity",
     "resource_request",
+    "scale_down",
+    "scale_down_aggregated",
+    "scale_up",
+    "scale_up_aggregated",
     "schedule",
     "select_overrides",
     "select_policy",

@@ -30,12 +30,22 @@ floor(replicas * weight / total weight); the replicas left over go one each to t
 largest fractional part, ties broken by the higher weight, then by name. So 8 replicas at 2:1:1 give
 4/2/2; 12 at 18:12:6 give 6/4/2; 7 at 1:1:1 give 3/2/2, the extra one to the alphabetically first.
 
-**Stability.** Capacity-driven divisions (dynamic weights, Aggregated) move with the free capacity of
-the members. When `previous` (the last decision: cluster -> replicas) adds up to `replicas` and still
-fits the selection (the same clusters for dynamic weights; a subset of the selected clusters for
-Aggregated), it is returned unchanged instead of reshuffling running replicas. A cluster's room counts
-the replicas it already runs for this resource. Static and equal weights are deterministic and always
-recomputed, so a changed weight takes effect.
+**Stability (Karmada's steady division).** Capacity-driven divisions (dynamic weights, Aggregated) start
+from the current assignment (`previous`: cluster -> replicas) while every cluster in it is still selected
+(for dynamic weights: still has room). Then a scale never moves replicas between clusters:
+
+- the same total keeps the assignment unchanged, also when a cluster joins (it gets replicas at the next
+  scale-up or re-placement);
+- scale-up places only the difference: dynamic weights divide it by each cluster's free room (not counting
+  what it already runs), Aggregated fills the clusters already holding replicas first (most room first),
+  then the others (`scale_up`, `scale_up_aggregated`);
+- scale-down divides the new total in proportion to the current assignment; Aggregated first keeps as few
+  of the current clusters as hold the new total, the biggest first (`scale_down`, `scale_down_aggregated`).
+
+A cluster of the assignment that is no longer selected (the placement changed, a taint, failover) or a
+total that does not fit the rooms re-divides from scratch; so does the first scheduling. A cluster's room
+counts the replicas it already runs for this resource. Static and equal weights are a function of the
+weights and the total alone (as in Karmada), so a changed weight takes effect at once.
 """
 
 from __future__ import annotations
@@ -218,6 +228,59 @@ def aggregate(replicas: int, available: Mapping[str, int]) -> dict[str, int]:
             break
         shares[name] = min(max(0, available[name]), left)
         left -= shares[name]
+    return dict(sorted(shares.items()))
+
+
+def scale_down(replicas: int, current: Mapping[str, int]) -> dict[str, int]:
+    """`scale_down` divides `replicas` (at most the current total) in proportion to the `current` assignment
+    by the remainder rule of `divide_by_weights`, so no cluster gains one: 12 at 2/4/6 become 6 at
+    1/2/3. Raises ValueError when `replicas` exceeds the current total."""
+    held = {name: count for name, count in current.items() if count > 0}
+    if not 0 <= replicas <= sum(held.values()):
+        raise ValueError(f"cannot scale {sum(held.values())} replicas down to {replicas}")
+    return divide_by_weights(replicas, held) if held else {}
+
+
+def scale_down_aggregated(replicas: int, current: Mapping[str, int]) -> dict[str, int]:
+    """`scale_down_aggregated` keeps as few of the `current` clusters as hold `replicas`, the biggest first
+    (ties by name), and scales them down in proportion (`scale_down`); the others get 0."""
+    order = sorted((name for name, count in current.items() if count > 0), key=lambda n: (-current[n], n))
+    kept: dict[str, int] = {}
+    for name in order:
+        if sum(kept.values()) >= replicas:
+            break
+        kept[name] = current[name]
+    shares = dict.fromkeys(current, 0)
+    shares.update(scale_down(replicas, kept))
+    return dict(sorted(shares.items()))
+
+
+def scale_up(current: Mapping[str, int], extra: int, free: Mapping[str, int]) -> dict[str, int]:
+    """`scale_up` adds `extra` replicas to the `current` assignment, divided by each cluster's `free` room
+    (what it can still run, not counting what it runs already) with `divide_by_weights`; nothing already
+    placed moves. Raises ValueError when the free room is smaller than `extra`."""
+    room = {name: max(0, value) for name, value in free.items()}
+    if extra < 0 or sum(room.values()) < extra:
+        raise ValueError(f"only {sum(room.values())} more of {extra} replicas fit")
+    added = divide_by_weights(extra, room) if extra else {}
+    names = set(current) | set(added)
+    return {name: current.get(name, 0) + added.get(name, 0) for name in sorted(names)}
+
+
+def scale_up_aggregated(current: Mapping[str, int], extra: int, free: Mapping[str, int]) -> dict[str, int]:
+    """`scale_up_aggregated` adds `extra` replicas to the `current` assignment on as few clusters as
+    possible: those already holding replicas first, then the others, each group most free room first (ties
+    by name), each filled up to its `free` room. Raises ValueError when the free room is too small."""
+    room = {name: max(0, value) for name, value in free.items()}
+    if extra < 0 or sum(room.values()) < extra:
+        raise ValueError(f"only {sum(room.values())} more of {extra} replicas fit")
+    order = sorted(room, key=lambda n: (0 if current.get(n, 0) > 0 else 1, -room[n], n))
+    shares = {name: current.get(name, 0) for name in set(current) | set(room)}
+    left = extra
+    for name in order:
+        step = min(room[name], left)
+        shares[name] += step
+        left -= step
     return dict(sorted(shares.items()))
 
 
@@ -422,17 +485,21 @@ def _divide(
     preference = strategy.replica_division_preference or ReplicaDivisionPreference.WEIGHTED
     if preference is ReplicaDivisionPreference.AGGREGATED:
         space = {name: room[name] for name in names}
-        if _stable(before, replicas) and set(before) <= set(names):
-            shares = {name: before.get(name, 0) for name in names}
-        else:
-            total = sum(space.values())
-            if total < replicas:
-                raise fail(
-                    InsufficientCapacityError,
-                    f"the selected clusters have room for {total} of {replicas} replicas",
-                    {name: f"room for {space[name]} replica(s)" for name in names},
-                )
-            shares = aggregate(replicas, space)
+        current = _current(before, names)
+        total = sum(space.values())
+        if total < replicas:
+            raise fail(
+                InsufficientCapacityError,
+                f"the selected clusters have room for {total} of {replicas} replicas",
+                {name: f"room for {space[name]} replica(s)" for name in names},
+            )
+        shares = _steady(
+            current,
+            replicas,
+            free={name: space[name] - current.get(name, 0) for name in names},
+            up=scale_up_aggregated,
+            down=scale_down_aggregated,
+        ) or aggregate(replicas, space)
     else:
         preferences = strategy.weight_preference
         if preferences is not None and preferences.dynamic_weight is not None:
@@ -447,8 +514,14 @@ def _divide(
                     f"the selected clusters have room for {total} of {replicas} replicas",
                     {name: f"room for {weights[name]} replica(s)" for name in names},
                 )
-            stable = _stable(before, replicas) and set(before) == {n for n in names if weights[n] > 0}
-            shares = dict(before) if stable else divide_by_weights(replicas, weights)
+            current = _current(before, [n for n in names if weights[n] > 0])
+            shares = _steady(
+                current,
+                replicas,
+                free={name: weights[name] - current.get(name, 0) for name in names if weights[name] > 0},
+                up=scale_up,
+                down=scale_down,
+            ) or divide_by_weights(replicas, weights)
         elif preferences is not None and preferences.static_weight_list:
             weights = {
                 cluster.name: max(
@@ -479,5 +552,26 @@ def _divide(
     return assignment, unassigned
 
 
-def _stable(before: Mapping[str, int], replicas: int) -> bool:
-    return bool(before) and all(count > 0 for count in before.values()) and sum(before.values()) == replicas
+def _current(before: Mapping[str, int], names: Sequence[str]) -> dict[str, int]:
+    """The current assignment a steady division starts from: the previous replicas on clusters still
+    selected (Karmada drops the others, and their replicas are placed again like a scale-up)."""
+    return {name: before[name] for name in names if before.get(name, 0) > 0}
+
+
+def _steady(
+    current: Mapping[str, int],
+    replicas: int,
+    *,
+    free: Mapping[str, int],
+    up: Callable[[Mapping[str, int], int, Mapping[str, int]], dict[str, int]],
+    down: Callable[[int, Mapping[str, int]], dict[str, int]],
+) -> dict[str, int] | None:
+    """The steady division from `current` (see the module docstring), or None to divide from scratch."""
+    if not current:
+        return None
+    held = sum(current.values())
+    if held == replicas:
+        return dict(current)
+    if held > replicas:
+        return down(replicas, current)
+    return up(current, replicas - held, free)
