@@ -195,3 +195,80 @@ def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
         timeout=TIMEOUT,
     )
     kubectl(hub, "delete", "propagationpolicy.policy.kokpit.io", "web", "-n", NS)
+
+
+def test_a_dependency_with_a_policy_of_its_own_goes_to_the_union_and_keeps_its_own_placement(
+    fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
+) -> None:
+    hub, ns = fleet.kubeconfig("hub"), "e2e-deps-union"
+    shared = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared", "namespace": ns}}
+    own_policy = {
+        "apiVersion": "policy.kokpit.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": "shared", "namespace": ns},
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "shared"}],
+            "placement": {"clusterAffinity": {"clusterNames": ["member3"]}},
+        },
+    }
+    workload_policy = {
+        "apiVersion": "policy.kokpit.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": "api", "namespace": ns},
+        "spec": {
+            "propagateDeps": True,
+            "resourceSelectors": [{"apiVersion": "batch/v1", "kind": "CronJob"}],
+            "placement": {"clusterAffinity": {"clusterNames": ["member1"]}},
+        },
+    }
+    cron_job = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "report", "namespace": ns},
+        "spec": {
+            "schedule": "0 0 1 1 *",
+            "jobTemplate": {
+                "spec": {
+                    "template": {
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {
+                                    "name": "report",
+                                    "image": "busybox:1.36",
+                                    "volumeMounts": [{"name": "cfg", "mountPath": "/cfg"}],
+                                }
+                            ],
+                            "volumes": [{"name": "cfg", "configMap": {"name": "shared"}}],
+                        }
+                    }
+                }
+            },
+        },
+    }
+    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    apply(hub, tmp_path, shared, own_policy, workload_policy, cron_job)
+
+    def on(resource: str, name: str) -> set[str]:
+        return {m for m in MEMBERS if get(fleet.kubeconfig(m), resource, name, ns) is not None}
+
+    wait_until(
+        "the ConfigMap on its own member3 and the CronJob's member1",
+        lambda: (
+            on("configmap", "shared") == {"member1", "member3"} and on("cronjob", "report") == {"member1"}
+        ),
+        timeout=TIMEOUT,
+    )
+    binding = get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
+    assert binding is not None
+    assert [c["name"] for c in binding["spec"]["clusters"]] == ["member3"]  # its own placement, unchanged
+    assert [s["name"] for s in binding["spec"]["requiredBy"]] == ["report-cronjob"]
+
+    kubectl(hub, "delete", "cronjob", "report", "-n", ns, "--wait=true")
+    wait_until(
+        "the ConfigMap left member1 and stayed on member3",
+        lambda: on("configmap", "shared") == {"member3"} and on("cronjob", "report") == set(),
+        timeout=TIMEOUT,
+    )
+    binding = get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
+    assert binding is not None and "requiredBy" not in binding["spec"]
