@@ -44,6 +44,9 @@ log = logging.getLogger("kokpit.agent.certificates")
 
 MIN_VALIDITY = timedelta(seconds=600)
 """The controller-manager signs nothing shorter (`expirationSeconds` minimum)."""
+SIGNER_BACKDATE = timedelta(minutes=5)
+"""The controller-manager's signer dates certificates back by this much (for clock skew): a
+certificate asked for `d` reads valid for `d` + 5 minutes."""
 USAGES = ("digital signature", "client auth")
 POLL_INTERVAL = 0.5
 RETRY_MIN = 2.0
@@ -172,6 +175,12 @@ def validity_of(cert_pem: bytes) -> tuple[datetime, datetime]:
     return cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
+def requested_validity(not_before: datetime, not_after: datetime) -> timedelta:
+    """`requested_validity` is the validity to ask for so a renewed certificate lives as long as the
+    current one: its span without the signer's backdate, at least the signer's minimum."""
+    return max(not_after - not_before - SIGNER_BACKDATE, MIN_VALIDITY)
+
+
 def renewal_time(not_before: datetime, not_after: datetime, *, fraction: float) -> datetime:
     """`renewal_time` is when a certificate valid from `not_before` to `not_after` is due for renewal:
     after `fraction` (0 < fraction < 1) of its validity."""
@@ -256,7 +265,8 @@ async def renew_certificate(
     current = await asyncio.to_thread(load_credentials, hub_kubeconfig)
     not_before, not_after = validity_of(current.cert_pem)
     key_pem = new_private_key()
-    csr = csr_object(cluster, certificate_request(cluster, key_pem), validity=not_after - not_before)
+    validity = requested_validity(not_before, not_after)
+    csr = csr_object(cluster, certificate_request(cluster, key_pem), validity=validity)
     client = make_client(f"agent-renewal-{cluster}", agent_kubeconfig(current, cluster=cluster), qps=None)
     try:
         cert_pem = await request_certificate(client, csr, timeout=timeout)

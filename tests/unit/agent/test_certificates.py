@@ -63,6 +63,21 @@ def test_renewal_time(fraction: float, due: datetime) -> None:
     assert certs.renewal_time(START, START + timedelta(minutes=10), fraction=fraction) == due
 
 
+@pytest.mark.parametrize(
+    ("span", "asked"),
+    [
+        (timedelta(minutes=15), timedelta(minutes=10)),
+        (timedelta(hours=24, minutes=5), timedelta(hours=24)),
+        (timedelta(minutes=6), timedelta(minutes=10)),
+    ],
+    ids=["10 minutes backdated by 5", "a day backdated by 5", "never below the signer's minimum"],
+)
+def test_a_renewal_asks_for_the_validity_the_first_certificate_was_asked_for(
+    span: timedelta, asked: timedelta
+) -> None:
+    assert certs.requested_validity(START, START + span) == asked
+
+
 @pytest.mark.parametrize("fraction", [0.0, 1.0, 1.5], ids=["zero", "one", "more than one"])
 def test_renewal_fractions_outside_the_validity_are_refused(fraction: float) -> None:
     with pytest.raises(ValueError):
