@@ -15,8 +15,8 @@ Keys of the one work queue:
 - `Kind/name` in a namespace (`dependency_key`): one dependency. Its reconcile gathers the bindings with
   propagateDeps in that namespace, reads their templates from the hub's cache, and writes the attached
   binding's `requiredBy` (as the field manager `FIELD_MANAGER`, which owns nothing else there), or drops
-  it when nobody requires the object any more. An object that does not exist (yet) gets nothing; its
-  creation wakes the key.
+  it when nobody requires the object any more. An object that does not exist (yet) gets nothing but a
+  Warning Event `DependencyMissing` on the workloads referencing it; its creation wakes the key.
 - `binding/<name>` in a namespace: a binding with propagateDeps, or one that some attached binding lists.
   Its reconcile starts the watches it needs (its template kind; ConfigMaps, Secrets, ServiceAccounts and
   PVCs of the hub, the first time) and queues every dependency it references now or is listed for, so a
@@ -57,6 +57,8 @@ FIELD_MANAGER = "kokpit-dependencies"
 REQUIRED_BY_INDEX = "kokpit.propagation/required-by"
 """Index of the hub's binding informer: `<namespace>/<name>` of every binding an attached binding lists
 in its requiredBy."""
+DEPENDENCY_MISSING = "DependencyMissing"
+"""Warning Event on a workload template referencing an object the hub does not have."""
 BINDING_KEY_PREFIX = "binding/"
 NOT_SYNCED_RETRY = 1.0
 
@@ -245,7 +247,7 @@ class DependenciesReconciler:
             return Result()
         if not objects.has_synced():
             return Result(requeue_after=NOT_SYNCED_RETRY)
-        dependents = []
+        dependents, workloads = [], {}
         for binding in self.context.bindings.list(namespace):
             if not _propagates_deps(binding):
                 continue
@@ -255,6 +257,7 @@ class DependenciesReconciler:
             if template is None:
                 continue
             spec = binding.get("spec") or {}
+            workloads[str(binding["metadata"]["name"])] = template
             dependents.append(
                 Dependent(
                     namespace=namespace,
@@ -267,8 +270,13 @@ class DependenciesReconciler:
             )
         required = required_by(dependency, dependents)
         obj = objects.get(dependency.name, namespace)
-        if obj is None:
-            return Result()  # nothing to deliver (yet); its creation wakes this key
+        if obj is None:  # nothing to deliver (yet); its creation wakes this key
+            note = f"{dependency.kind} {namespace}/{dependency.name} is referenced but not on the hub"
+            for snapshot in required:
+                await self.context.recorder.warning(
+                    workloads[snapshot["name"]], DEPENDENCY_MISSING, note, action="PropagateDependencies"
+                )
+            return Result()
         current = self.context.bindings.get(
             names.binding_name(kind=dependency.kind, name=dependency.name), namespace
         )

@@ -232,6 +232,7 @@ def test_a_dependency_with_a_policy_of_its_own_goes_to_the_union_and_keeps_its_o
                     "template": {
                         "spec": {
                             "restartPolicy": "Never",
+                            "imagePullSecrets": [{"name": "absent"}],
                             "containers": [
                                 {
                                     "name": "report",
@@ -261,7 +262,17 @@ def test_a_dependency_with_a_policy_of_its_own_goes_to_the_union_and_keeps_its_o
     )
     binding = get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
     assert binding is not None
-    assert [c["name"] for c in binding["spec"]["clusters"]] == ["member3"]  # its own placement, unchanged
+    assert [c["name"] for c in binding["spec"]["clusters"]] == ["member3"]
+
+    def missing_reported() -> bool:
+        events = kubectl(
+            hub, "get", "events", "-n", ns, "--field-selector", "reason=DependencyMissing", "-o", "json"
+        ).stdout
+        notes = [str(e.get("note") or e.get("message")) for e in json.loads(events).get("items") or ()]
+        return any("Secret e2e-deps-union/absent" in note for note in notes)
+
+    wait_until("a DependencyMissing Event for the Secret the hub lacks", missing_reported, timeout=TIMEOUT)
+    assert on("secret", "absent") == set()  # its own placement, unchanged
     assert [s["name"] for s in binding["spec"]["requiredBy"]] == ["report-cronjob"]
 
     kubectl(hub, "delete", "cronjob", "report", "-n", ns, "--wait=true")

@@ -369,3 +369,52 @@ def test_the_crd_refuses_propagate_deps_the_same_way() -> None:
         assert rule["fieldPath"] == ".propagateDeps"
         assert "s.kind in ['CronJob', 'Job']" in rule["rule"]
         assert spec["properties"]["propagateDeps"]["type"] == "boolean"
+
+
+def test_the_attached_binding_names_the_object_as_resource_and_owner_and_drops_an_empty_required_by() -> None:
+    from kokpit.propagation.dependencies_controller import attached_binding
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "web-config", "namespace": NS, "uid": "u-1", "resourceVersion": "7"},
+    }
+    required = [{"namespace": NS, "name": "web-deployment", "clusters": [{"name": "member1", "replicas": 2}]}]
+    body = attached_binding(config, required)
+    assert body["metadata"]["name"] == "web-config-configmap"
+    assert body["metadata"]["namespace"] == NS
+    assert body["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert body["metadata"]["ownerReferences"][0]["controller"] is True
+    assert body["spec"] == {
+        "resource": {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "namespace": NS,
+            "name": "web-config",
+            "uid": "u-1",
+        },
+        "requiredBy": required,
+    }
+    assert "requiredBy" not in attached_binding(config, [])["spec"]
+
+
+def test_an_attached_binding_delivers_with_its_own_conflict_resolution_and_duplicated() -> None:
+    from kokpit.propagation.dependencies import attached_policy
+
+    binding = {
+        "metadata": {"name": "web-config-configmap", "namespace": NS},
+        "spec": {
+            "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "web-config", "namespace": NS},
+            "conflictResolution": "Overwrite",
+            "preserveResourcesOnDeletion": True,
+        },
+    }
+    policy = attached_policy(binding)
+    assert policy.spec.conflict_resolution.value == "Overwrite"
+    assert policy.spec.preserve_resources_on_deletion is True
+    assert policy.spec.placement.replica_scheduling is None
+    assert policy.spec.suspension is None
+    assert (
+        attached_policy({"spec": {"resource": binding["spec"]["resource"]}}).spec.conflict_resolution.value
+        == "Abort"
+    )
