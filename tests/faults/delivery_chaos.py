@@ -48,13 +48,20 @@ class Divergence:
     lost: int = 0
     unselected: int = 0
     stale: int = 0
+    desired: int = 0
+    """The copies the members should hold (templates times their selected clusters)."""
     details: list[str] = field(default_factory=list)
 
     def zero(self) -> bool:
         return self.lost == self.unselected == self.stale == 0
 
     def counts(self) -> dict[str, int]:
-        return {"lost": self.lost, "unselected": self.unselected, "stale": self.stale}
+        return {
+            "lost": self.lost,
+            "unselected": self.unselected,
+            "stale": self.stale,
+            "desired": self.desired,
+        }
 
 
 @dataclass
@@ -265,7 +272,7 @@ class Chaos:
     def divergence(self) -> Divergence:
         desired = self.desired()
         actual = self.on_members()
-        result = Divergence()
+        result = Divergence(desired=sum(len(clusters) for clusters, _ in desired.values()))
         for member, copies in actual.items():
             for name, (clusters, revision) in desired.items():
                 if member in clusters and name not in copies:

@@ -73,7 +73,7 @@ def report(run: Chaos) -> None:
     print(
         f"kills {run.kills}, operations {run.operations} ({run.failed_operations} failed), "
         f"converged in {seconds:.1f}s: lost {counts['lost']}, unselected {counts['unselected']}, "
-        f"stale {counts['stale']}"
+        f"stale {counts['stale']} (of {counts['desired']} copies desired)"
     )
     assert divergence.zero(), (counts, divergence.details[:20], f"seed {run.seed}")
 
