@@ -38,6 +38,13 @@ class HubSettings:
     summary_period: float = 30.0
     """Seconds between refreshes of a member's version, APIs, nodes and capacity."""
 
+    # -- the proxy into members and the agents' tunnel endpoint --
+    proxy_address: str | None = None
+    """HOST:PORT the proxy and tunnel endpoint listen on (port 0: any free one); None: not served."""
+    proxy_url: str | None = None
+    """The https URL clients and agents dial, when not https://HOST:PORT of `proxy_address` (a
+    wildcard address, a name, a NAT); its host goes into the serving certificate."""
+
     @property
     def etcd_root(self) -> Path:
         """The only directory etcd data directories of the process runtime may live under."""

@@ -51,6 +51,17 @@ def run(
             help="Accept member kubeconfigs with exec/auth-provider plugins (they run programs here).",
         ),
     ] = False,
+    proxy_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--proxy-addr",
+            help="HOST:PORT of the proxy into members and the agents' tunnel endpoint (port 0: any).",
+        ),
+    ] = None,
+    proxy_url: Annotated[
+        str | None,
+        typer.Option("--proxy-url", help="The https URL clients dial, when not https://HOST:PORT."),
+    ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
@@ -75,6 +86,8 @@ def run(
             success_threshold=success_threshold,
             no_execute_grace=no_execute_grace,
             allow_exec_credentials=allow_exec_credentials,
+            proxy_address=proxy_addr,
+            proxy_url=proxy_url,
         ),
     )
     asyncio.run(run_hub(options))
