@@ -25,10 +25,21 @@ from pydantic import ValidationError
 from kokpit.api.cluster import SECRET_NAMESPACE
 from kokpit.api.hostedcluster import HostedClusterSpec, NetworkingSpec
 from kokpit.cli.errors import fail
-from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_client
+from kokpit.cli.kubeconfig import (
+    HubAliasOption,
+    HubChoice,
+    HubOption,
+    hub_choice,
+    hub_client,
+    hub_kubeconfig,
+)
 from kokpit.cli.yamlfiles import yaml_error_line
 from kokpit.controlplane.files import write_private
 from kokpit.errors import KokpitError
+from kokpit.fleet.members import ClusterResource
+from kokpit.fleet.names import HUB_ENDPOINTS_CONFIGMAP, HUB_ENDPOINTS_NAMESPACE
+from kokpit.fleet.proxy.endpoints import Endpoints
+from kokpit.fleet.proxy.kubeconfig import proxy_kubeconfig
 from kokpit.hosted import addons, names
 from kokpit.hosted.controller import HostedClusterResource
 from kokpit.hosted.versions import check_version_change, load_supported
@@ -245,14 +256,24 @@ def delete_cluster(
 
 
 def get_kubeconfig(
-    name: Annotated[str, typer.Argument(help="The hosted cluster.")],
+    name: Annotated[str, typer.Argument(help="The hosted cluster (with --proxy: any member).")],
     namespace: NamespaceOption = "default",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    proxy: Annotated[
+        bool,
+        typer.Option("--proxy", help="A kubeconfig reaching member NAME through the hub's proxy, as you."),
+    ] = False,
     hub: HubOption = None,
     hub_alias: HubAliasOption = None,
 ) -> None:
-    """Print the admin kubeconfig of a hosted cluster (or write it to a file, mode 0600)."""
+    """Print the admin kubeconfig of a hosted cluster (or write it to a file, mode 0600).
+
+    With --proxy: a kubeconfig that reaches member NAME (Push or Pull) through the hub's proxy with
+    your own hub credentials; the member's RBAC decides what you may do there."""
     choice = hub_choice(hub, hub_alias)
+    if proxy:
+        _write_kubeconfig(_proxy_kubeconfig(choice, name), output)
+        return
 
     async def go() -> bytes:
         client = hub_client(choice)
@@ -266,7 +287,48 @@ def get_kubeconfig(
             await client.close()
         return base64.b64decode((secret.data or {})[names.ADMIN_KUBECONFIG_KEY])
 
-    data = asyncio.run(go())
+    _write_kubeconfig(asyncio.run(go()), output)
+
+
+def _proxy_kubeconfig(choice: HubChoice, name: str) -> bytes:
+    """The proxy kubeconfig of member `name` from the caller's hub kubeconfig and the endpoints the
+    hub publishes; one line and exit 1 when the hub serves no proxy or has no such member."""
+    path = hub_kubeconfig(choice)
+    config = yaml.safe_load(path.read_text())
+
+    async def go() -> Endpoints:
+        client = hub_client(choice)
+        try:
+            try:
+                await client.get(ClusterResource, name)
+            except ApiError as error:
+                if error.status.code == 404:
+                    fail(f"cluster {name} is not a member of the fleet")
+                raise
+            try:
+                published = await client.get(
+                    ConfigMap, HUB_ENDPOINTS_CONFIGMAP, namespace=HUB_ENDPOINTS_NAMESPACE
+                )
+            except ApiError as error:
+                if error.status.code == 404:
+                    fail("the hub publishes no proxy yet (run kokpit hub run --proxy-addr HOST:PORT)")
+                raise
+            try:
+                return Endpoints.of_configmap_data(published.data)
+            except ValueError as error:
+                fail(str(error))
+        finally:
+            await client.close()
+
+    endpoints = asyncio.run(go())
+    try:
+        built = proxy_kubeconfig(config, cluster=name, endpoints=endpoints, base_dir=path.parent.resolve())
+    except ValueError as error:
+        fail(str(error))
+    return yaml.safe_dump(built, sort_keys=False).encode()
+
+
+def _write_kubeconfig(data: bytes, output: Path | None) -> None:
     if output is None:
         typer.echo(data.decode(), nl=False)
         return
