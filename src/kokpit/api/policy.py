@@ -14,9 +14,10 @@ cross-field rules so objects built in Python fail the same way.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_snake
 
 from kokpit.api.cluster import LABEL_VALUE_PATTERN, QUALIFIED_NAME_PATTERN, TaintEffect
 from kokpit.api.crd import PrinterColumn, ResourceType
@@ -152,11 +153,45 @@ class ClusterAffinity(KokpitModel):
     """Only clusters whose provider, region or zone match."""
 
 
+OVERFLOW_AFFINITIES_UNSUPPORTED = (
+    "overflowAffinities is not supported: kokpit places a workload in one group of clusterAffinities "
+    "at a time (the first feasible one) and does not overflow replicas into further groups"
+)
+
+
+class OverflowClusterAffinity(ClusterAffinity):
+    """A further group of clusters taking the replicas its term's group has no room for (Karmada's
+    overflowAffinities). Refused (`OVERFLOW_AFFINITIES_UNSUPPORTED`); in the schema so the refusal names
+    it."""
+
+    affinity_name: Annotated[str, Field(min_length=1, max_length=32)]
+    """The name of the overflow group."""
+
+
 class ClusterAffinityTerm(ClusterAffinity):
     """A named group of clusters, tried in order among clusterAffinities."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.overflowAffinities)",
+                OVERFLOW_AFFINITIES_UNSUPPORTED,
+                field_path=".overflowAffinities",
+            ),
+        )
+    )
+
     affinity_name: Annotated[str, Field(min_length=1, max_length=32)]
     """The name of the group, reported in the binding when the group is chosen."""
+    overflow_affinities: Annotated[list[OverflowClusterAffinity], Field(max_length=16)] | None = None
+    """Refused (`OVERFLOW_AFFINITIES_UNSUPPORTED`): kept in the schema so that a Karmada policy using it
+    is refused with a message instead of losing the field silently."""
+
+    @model_validator(mode="after")
+    def _no_overflow(self) -> Self:
+        if self.overflow_affinities is not None:
+            raise ValueError(OVERFLOW_AFFINITIES_UNSUPPORTED)
+        return self
 
 
 class TolerationOperator(StrEnum):
@@ -542,6 +577,67 @@ def _pod_template_kinds_cel() -> str:
     )
 
 
+DEFAULT_SCHEDULER_NAME = "default-scheduler"
+"""The name of kokpit's scheduler in `spec.schedulerName` (Karmada's default)."""
+
+UNSUPPORTED_SPEC_FIELDS: dict[str, str] = {
+    "preemption": (
+        "preemption is not supported: kokpit gives a template to the matching policy of highest priority "
+        "(then namespaced over cluster-wide, then the most specific selector) every time it is reconciled, "
+        "so neither Always nor Never would hold"
+    ),
+    "schedulePriority": (
+        "schedulePriority is not supported: kokpit schedules bindings as they change and has no priority "
+        "queue or preemption between bindings"
+    ),
+    "activationPreference": (
+        "activationPreference is not supported: kokpit applies a policy change to every template it "
+        "selects at once"
+    ),
+    "dependentOverrides": (
+        "dependentOverrides is not supported: kokpit applies the override policies present when a "
+        "template is rendered and renders it again when an override policy is created"
+    ),
+    "workloadAffinity": (
+        "workloadAffinity is not supported: kokpit does not place a workload by where other workloads are"
+    ),
+}
+"""Karmada PropagationSpec fields kokpit refuses, with the message the API server and the model give. They
+stay in the schema so that a Karmada policy using one is refused instead of losing the field silently."""
+
+SCHEDULER_NAME_UNSUPPORTED = (
+    f"schedulerName must be {DEFAULT_SCHEDULER_NAME} or unset: kokpit has a single scheduler"
+)
+
+
+class PreemptionBehavior(StrEnum):
+    """Karmada's preemption values; kokpit refuses both (`UNSUPPORTED_SPEC_FIELDS`)."""
+
+    ALWAYS = "Always"
+    NEVER = "Never"
+
+
+class ActivationPreference(StrEnum):
+    """Karmada's activationPreference values; kokpit refuses it (`UNSUPPORTED_SPEC_FIELDS`)."""
+
+    LAZY = "Lazy"
+
+
+class PriorityClassSource(StrEnum):
+    """Where Karmada looks up the PriorityClass of schedulePriority."""
+
+    KUBE_PRIORITY_CLASS = "KubePriorityClass"
+
+
+class SchedulePriority(KokpitModel):
+    """Karmada's scheduling priority of a binding; kokpit refuses it (`UNSUPPORTED_SPEC_FIELDS`)."""
+
+    priority_class_source: PriorityClassSource | None = None
+    """Where the PriorityClass is defined."""
+    priority_class_name: Annotated[str, Field(max_length=253)] | None = None
+    """The name of the PriorityClass."""
+
+
 class PropagationSpec(KokpitModel):
     """What to propagate and where."""
 
@@ -552,6 +648,15 @@ class PropagationSpec(KokpitModel):
                 f"self.resourceSelectors.exists(s, {_pod_template_kinds_cel()})",
                 PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE,
                 field_path=".propagateDeps",
+            ),
+            *(
+                cel(f"!has(self.{name})", message, field_path=f".{name}")
+                for name, message in UNSUPPORTED_SPEC_FIELDS.items()
+            ),
+            cel(
+                f"!has(self.schedulerName) || self.schedulerName == '{DEFAULT_SCHEDULER_NAME}'",
+                SCHEDULER_NAME_UNSUPPORTED,
+                field_path=".schedulerName",
             ),
         )
     )
@@ -575,6 +680,18 @@ class PropagationSpec(KokpitModel):
     """Propagate what the selected workloads' pod templates reference (ConfigMaps, Secrets, image pull
     Secrets, ServiceAccounts, PersistentVolumeClaims) to the same clusters, following the workloads
     when they move (Karmada's propagateDeps). Needs a selector of a kind with a pod template."""
+    scheduler_name: Annotated[str, Field(min_length=1, max_length=253)] | None = None
+    """The scheduler placing the selected templates: only `default-scheduler` (kokpit's own) is accepted."""
+    preemption: PreemptionBehavior | None = None
+    """Refused (`UNSUPPORTED_SPEC_FIELDS`)."""
+    schedule_priority: SchedulePriority | None = None
+    """Refused (`UNSUPPORTED_SPEC_FIELDS`)."""
+    activation_preference: ActivationPreference | None = None
+    """Refused (`UNSUPPORTED_SPEC_FIELDS`)."""
+    dependent_overrides: Annotated[list[Name], Field(max_length=128)] | None = None
+    """Refused (`UNSUPPORTED_SPEC_FIELDS`)."""
+    workload_affinity: dict[str, Any] | None = None
+    """Refused (`UNSUPPORTED_SPEC_FIELDS`); any shape, so that every use of it is refused by name."""
 
     @model_validator(mode="after")
     def _deps_need_pod_templates(self) -> Self:
@@ -582,6 +699,15 @@ class PropagationSpec(KokpitModel):
             (s.api_version, s.kind) in POD_TEMPLATE_KINDS for s in self.resource_selectors
         ):
             raise ValueError(PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE)
+        return self
+
+    @model_validator(mode="after")
+    def _unsupported(self) -> Self:
+        for name, message in UNSUPPORTED_SPEC_FIELDS.items():
+            if getattr(self, to_snake(name)) is not None:
+                raise ValueError(message)
+        if self.scheduler_name is not None and self.scheduler_name != DEFAULT_SCHEDULER_NAME:
+            raise ValueError(SCHEDULER_NAME_UNSUPPORTED)
         return self
 
 
