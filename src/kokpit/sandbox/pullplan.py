@@ -192,13 +192,15 @@ def agent_commands(
     zone: str | None = None,
     provider: str | None = None,
     lease_duration: float | None = None,
+    cert_ttl: str | None = None,
 ) -> AgentCommands:
     """`agent_commands` are the command lines that register `cluster` with the hub at `hub_url`
     and then run its agent; `kokpit` is how the CLI is invoked (e.g. `python -m kokpit.cli.main`).
 
     `--timeout 0`: registration waits for as long as it takes, since the hub's controllers (which
     approve the certificate) may start long after the sandbox. `lease_duration` (seconds) is the
-    agent's `--lease-duration` (default: the agent's own).
+    agent's `--lease-duration` (default: the agent's own), `cert_ttl` (e.g. `10m`) the validity of
+    its certificates, `kokpit register --cert-ttl` (default: register's own).
     """
     register = [
         *kokpit,
@@ -217,7 +219,12 @@ def agent_commands(
         "--timeout",
         "0",
     ]
-    for flag, value in (("--provider", provider), ("--region", region), ("--zone", zone)):
+    for flag, value in (
+        ("--provider", provider),
+        ("--region", region),
+        ("--zone", zone),
+        ("--cert-ttl", cert_ttl),
+    ):
         if value:
             register += [flag, value]
     hub_kubeconfig = f"{out_dir}/hub.kubeconfig"

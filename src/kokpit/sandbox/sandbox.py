@@ -107,6 +107,9 @@ class UpOptions:
     """Members placed behind a firewall, reached by the hub only through their agent."""
     agent_lease_duration: float | None = None
     """The Pull members' agents' `--lease-duration` (fault tests shorten it); None: the default."""
+    agent_cert_ttl: str | None = None
+    """Validity of the Pull members' agent certificates (`kokpit register --cert-ttl`, e.g. `10m`,
+    the shortest the hub signs), so renewal tests see one; None: register's default."""
 
 
 @dataclass
@@ -586,6 +589,7 @@ def _launch_agent(directory: Path, cluster: _Cluster, hub: _Cluster, options: Up
         zone=cluster.state.zone,
         provider=cluster.state.provider,
         lease_duration=options.agent_lease_duration,
+        cert_ttl=options.agent_cert_ttl,
     )
     spec = {
         "hub_kubeconfig": commands_.hub_kubeconfig,

@@ -216,7 +216,7 @@ def test_a_pull_sandbox_state_round_trips() -> None:
     assert SandboxState.from_json(json.dumps(old)).pull_members == []
 
 
-def test_a_shorter_lease_is_passed_to_the_agent() -> None:
+def test_a_shorter_lease_and_certificate_validity_are_passed_on() -> None:
     commands = agent_commands(
         ["kokpit"],
         cluster="m",
@@ -226,6 +226,8 @@ def test_a_shorter_lease_is_passed_to_the_agent() -> None:
         member_kubeconfig="k",
         out_dir="o",
         lease_duration=6.0,
+        cert_ttl="10m",
     )
     assert commands.agent[-2:] == ("--lease-duration", "6")
+    assert commands.register[-2:] == ("--cert-ttl", "10m")
     assert "--region" not in commands.register
