@@ -2,8 +2,9 @@
 
 `OverridePolicy` (namespaced) and `ClusterOverridePolicy` select resource templates like propagation
 policies do (`kokpit.api.policy`) and rewrite the copy sent to each cluster their rules target: image
-(registry/repository/tag), command, args, labels, annotations, and plaintext JSON patches. Field names
-follow Karmada's; bad input is rejected by the schema before any controller sees it.
+(registry/repository/tag), command, args, labels, annotations, JSON or YAML documents held in a field, and
+plaintext JSON patches. Field names follow Karmada's; bad input is rejected by the schema before any
+controller sees it.
 """
 
 from __future__ import annotations
@@ -128,12 +129,63 @@ class PlaintextOverrider(KokpitModel):
         return self
 
 
+class FieldPatchOperation(KokpitModel):
+    """A JSON patch operation (RFC 6902) inside the JSON or YAML document a field holds.
+
+    value may be any JSON, which CEL cannot inspect, so "value is required for add and replace" is checked
+    when the policy is read, as for `PlaintextOverrider`."""
+
+    sub_path: Annotated[str, Field(min_length=2, max_length=1024, pattern=JSON_POINTER_PATTERN)]
+    """JSON pointer inside the document, starting with /: `/db/host`."""
+    operator: OverriderOperator
+    """add, replace or remove."""
+    value: Any = None
+    """Any JSON value; required for add and replace."""
+
+    @model_validator(mode="after")
+    def _needs_value(self) -> Self:
+        if self.operator is not OverriderOperator.REMOVE and "value" not in self.model_fields_set:
+            raise ValueError("value is required when operator is add or replace")
+        return self
+
+
+FIELD_OVERRIDER_ONE_FORMAT = "exactly one of json and yaml must be set"
+
+
+class FieldOverrider(KokpitModel):
+    """Patches the JSON or YAML document held as a string in one field, such as a file in a ConfigMap's
+    data (Karmada's fieldOverrider): the string is parsed, patched and written back."""
+
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel("has(self.json) != has(self.yaml)", FIELD_OVERRIDER_ONE_FORMAT),
+        )
+    )
+
+    field_path: Annotated[str, Field(min_length=2, max_length=1024, pattern=JSON_POINTER_PATTERN)]
+    """JSON pointer to the string field in the manifest: `/data/config.yaml`."""
+    json_: Annotated[list[FieldPatchOperation], Field(min_length=1, max_length=64)] | None = Field(
+        default=None, alias="json"
+    )
+    """Operations on the field parsed as JSON; written back as compact JSON with sorted keys."""
+    yaml: Annotated[list[FieldPatchOperation], Field(min_length=1, max_length=64)] | None = None
+    """Operations on the field parsed as YAML; written back as block YAML with sorted keys."""
+
+    @model_validator(mode="after")
+    def _one_format(self) -> Self:
+        if (self.json_ is None) == (self.yaml is None):
+            raise ValueError(FIELD_OVERRIDER_ONE_FORMAT)
+        return self
+
+
 class Overriders(KokpitModel):
-    """The changes of one rule, applied in this order: image, command, args, labels, annotations,
+    """The changes of one rule, applied in this order: image, command, args, labels, annotations, field,
     plaintext."""
 
     plaintext: Annotated[list[PlaintextOverrider], Field(max_length=64)] | None = None
     """JSON patch operations."""
+    field_overrider: Annotated[list[FieldOverrider], Field(max_length=64)] | None = None
+    """Changes inside JSON or YAML documents held in string fields."""
     image_overrider: Annotated[list[ImageOverrider], Field(max_length=64)] | None = None
     """Image changes."""
     command_overrider: Annotated[list[CommandArgsOverrider], Field(max_length=64)] | None = None

@@ -3,8 +3,8 @@
 The rules of the matching override policies (in `kokpit.propagation.selectors.select_overrides` order)
 are applied one after the other; a rule applies when its targetCluster matches the cluster, decided by
 the same `kokpit.propagation.clusters.affinity_mismatch` the scheduler uses. Within a rule the
-overriders run in a fixed order: image, command, args, labels, annotations, plaintext, so a plaintext
-patch sees (and can correct) the result of the others.
+overriders run in a fixed order: image, command, args, labels, annotations, field, plaintext (Karmada's),
+so a plaintext patch sees (and can correct) the result of the others.
 
 Semantics follow Karmada's overriders:
 
@@ -17,6 +17,10 @@ Semantics follow Karmada's overriders:
   to one of them. A container that does not exist is skipped.
 - labels/annotations: `add` sets every pair, `replace` changes only keys already present, `remove`
   deletes the keys given.
+- field: the string at `fieldPath` (a file in a ConfigMap's data, say) is parsed as JSON or YAML, the
+  operations are applied inside it at their `subPath` as plaintext ones are, and it is written back:
+  JSON compact with sorted keys, YAML in block style with sorted keys (as Karmada's Go encoders do). A
+  field that is missing, not a string or not valid JSON/YAML raises `OverrideError`.
 - plaintext: an RFC 6902 JSON-patch operation at an RFC 6901 JSON pointer. A path whose parent does not
   exist, an index out of range, or a missing field to replace or remove raises `OverrideError`.
 
@@ -33,9 +37,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import yaml
+
 from kokpit.api.override import (
     CommandArgsOperator,
     CommandArgsOverrider,
+    FieldOverrider,
+    FieldPatchOperation,
     ImageComponent,
     ImageOverrider,
     LabelAnnotationOverrider,
@@ -81,6 +89,8 @@ def apply_overrides(
             changes += _override_map(out, labels, "labels", "label")
         for notes in overriders.annotations_overrider or ():
             changes += _override_map(out, notes, "annotations", "annotation")
+        for field in overriders.field_overrider or ():
+            changes += _override_field(out, field)
         for patch in overriders.plaintext or ():
             changes += _override_plaintext(out, patch)
     return out, changes
@@ -305,10 +315,18 @@ def _set(parent: Any, token: str, value: Any, path: str) -> None:
 
 
 def _override_plaintext(manifest: dict[str, Any], patch: PlaintextOverrider) -> list[str]:
-    path = patch.path
-    parent, token = _parent(manifest, path)
-    shown = json.dumps(patch.value, sort_keys=True)
-    if patch.operator is OverriderOperator.REMOVE:
+    return _patch(
+        manifest, patch.path, patch.operator, patch.value, has_value="value" in patch.model_fields_set
+    )
+
+
+def _patch(
+    document: Any, path: str, operator: OverriderOperator, value: Any, *, has_value: bool
+) -> list[str]:
+    """One JSON-patch operation on `document` (changed in place); the change made, if any."""
+    parent, token = _parent(document, path)
+    shown = json.dumps(value, sort_keys=True)
+    if operator is OverriderOperator.REMOVE:
         if isinstance(parent, dict):
             if token not in parent:
                 raise OverrideError(f"{path}: cannot remove, does not exist", path=path)
@@ -316,10 +334,10 @@ def _override_plaintext(manifest: dict[str, Any], patch: PlaintextOverrider) -> 
         else:
             del parent[_index(token, len(parent), path)]
         return [f"removed {path}"]
-    if "value" not in patch.model_fields_set:
-        raise OverrideError(f"{path}: {patch.operator.value} needs a value", path=path)
-    value = copy.deepcopy(patch.value)
-    if patch.operator is OverriderOperator.REPLACE:
+    if not has_value:
+        raise OverrideError(f"{path}: {operator.value} needs a value", path=path)
+    value = copy.deepcopy(value)
+    if operator is OverriderOperator.REPLACE:
         if _get(parent, token, path) == value:
             return []
         _set(parent, token, value, path)
@@ -331,3 +349,50 @@ def _override_plaintext(manifest: dict[str, Any], patch: PlaintextOverrider) -> 
     else:
         parent.insert(_index(token, len(parent), path, end=True), value)
     return [f"added {path} = {shown}"]
+
+
+# --- field (JSON or YAML held in a string) ---------------------------------------------------------------
+
+
+def _override_field(manifest: dict[str, Any], overrider: FieldOverrider) -> list[str]:
+    path = overrider.field_path
+    parent, token = _parent(manifest, path)
+    text = _get(parent, token, path)
+    if not isinstance(text, str):
+        raise OverrideError(f"{path}: is not a string holding JSON or YAML", path=path)
+    operations: Sequence[FieldPatchOperation]
+    if overrider.json_ is not None:
+        fmt, operations = "JSON", overrider.json_
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise OverrideError(f"{path}: is not valid JSON: {error}", path=path) from None
+    else:
+        fmt, operations = "YAML", overrider.yaml or []
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as error:
+            raise OverrideError(f"{path}: is not valid YAML: {error}", path=path) from None
+    changes: list[str] = []
+    for operation in operations:
+        try:
+            done = _patch(
+                document,
+                operation.sub_path,
+                operation.operator,
+                operation.value,
+                has_value="value" in operation.model_fields_set,
+            )
+        except OverrideError as error:
+            raise OverrideError(f"{path} ({fmt}): {error}", path=path) from None
+        changes += [f"{path} ({fmt}): {change}" for change in done]
+    if changes:
+        _set(parent, token, _dump(document, fmt), path)
+    return changes
+
+
+def _dump(document: Any, fmt: str) -> str:
+    if fmt == "JSON":
+        return json.dumps(document, sort_keys=True, separators=(",", ":"))
+    dumped: str = yaml.safe_dump(document, sort_keys=True, default_flow_style=False, allow_unicode=True)
+    return dumped
