@@ -31,6 +31,9 @@ PUSH = "member1"
 PULL = "member2"
 LEASE_DURATION = 6.0
 """The agent's Lease (seconds): short, so a dead agent shows within the tests' patience."""
+CERT_TTL = "10m"
+"""The agent's certificates: the shortest validity the hub signs, so a renewal (at 70 % of the 15
+minutes from the signer's 5-minute backdating) happens 5.5 minutes after registration."""
 NO_EXECUTE_GRACE = 5.0
 PROBE_PERIOD = 1.0
 TIMEOUT = 120.0
@@ -87,7 +90,12 @@ def pull_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHand
         pytest.skip("a Pull member needs root (network namespaces, a firewall)")
     directory = tmp_path_factory.mktemp("pull-fleet")
     options = UpOptions(
-        members=2, nodes=2, pull=(PULL,), agent_lease_duration=LEASE_DURATION, tie_to_parent=True
+        members=2,
+        nodes=2,
+        pull=(PULL,),
+        agent_lease_duration=LEASE_DURATION,
+        agent_cert_ttl=CERT_TTL,
+        tie_to_parent=True,
     )
     state = sandboxes.up(directory, options)
     handle = SandboxHandle(dir=directory, state=state)
