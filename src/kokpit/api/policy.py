@@ -601,6 +601,10 @@ UNSUPPORTED_SPEC_FIELDS: dict[str, str] = {
     "workloadAffinity": (
         "workloadAffinity is not supported: kokpit does not place a workload by where other workloads are"
     ),
+    "association": (
+        "association is not supported: it is deprecated in Karmada in favour of propagateDeps, which kokpit "
+        "implements"
+    ),
 }
 """Karmada PropagationSpec fields kokpit refuses, with the message the API server and the model give. They
 stay in the schema so that a Karmada policy using one is refused instead of losing the field silently."""
@@ -692,6 +696,8 @@ class PropagationSpec(KokpitModel):
     """Refused (`UNSUPPORTED_SPEC_FIELDS`)."""
     workload_affinity: dict[str, Any] | None = None
     """Refused (`UNSUPPORTED_SPEC_FIELDS`); any shape, so that every use of it is refused by name."""
+    association: bool | None = None
+    """Refused (`UNSUPPORTED_SPEC_FIELDS`): Karmada's deprecated name for propagateDeps."""
 
     @model_validator(mode="after")
     def _deps_need_pod_templates(self) -> Self:

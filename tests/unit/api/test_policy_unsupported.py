@@ -52,6 +52,11 @@ def _spec(**fields: Any) -> dict[str, Any]:
             id="workloadAffinity of any shape",
         ),
         pytest.param(
+            {"association": True},
+            UNSUPPORTED_SPEC_FIELDS["association"],
+            id="association, deprecated for propagateDeps",
+        ),
+        pytest.param(
             {"schedulerName": "volcano"}, SCHEDULER_NAME_UNSUPPORTED, id="schedulerName of another scheduler"
         ),
         pytest.param(
