@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_kubeconfig, load_hub_config
+from kokpit.errors import KokpitError
+from kokpit.fleet.proxy.endpoints import advertised, parse_address
 from kokpit.hub.manager import LEASE_NAME, HubOptions, run_hub
 from kokpit.runtime import setup_logging
 from kokpit.settings import HubSettings, default_state_dir
@@ -68,6 +70,11 @@ def run(
     choice = hub_choice(hub, hub_alias)
     load_hub_config(choice)  # a kubeconfig that cannot be used is one line now, not a traceback later
     kubeconfig = hub_kubeconfig(choice)
+    if proxy_addr is not None:
+        try:
+            advertised(*parse_address(proxy_addr), url=proxy_url)
+        except ValueError as error:
+            raise KokpitError(f"--proxy-addr/--proxy-url: {error}") from None
     setup_logging(fmt="json" if log_format == "json" else "kv")
     options = HubOptions(
         kubeconfig=kubeconfig,
