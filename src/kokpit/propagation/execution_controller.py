@@ -16,6 +16,15 @@ deleted from the member. A finalizer on the Work deletes its objects from the me
 (or only strips kokpit's labels from them with `preserveResourcesOnDeletion`), and lets go without
 cleanup once the member's Cluster is gone.
 
+What a member owns stays the member's (`retain`): the applied body leaves out the fields the member's
+own controllers own in its copy (replicas under an HPA there, a Service's allocated IPs and node
+ports, ...), so kokpit's server-side apply never fights them. A change of a member copy wakes its Work
+through the member watch; when the Work is the one last applied, the copy is compared with what the
+member answered to that apply (`drift`): nothing kokpit owns changed, nothing is written (an HPA
+scaling the copy causes no write); something did, the copy is applied again with force and an Event
+`DriftCorrected` on the template names the cluster and the fields. A Work marked
+`suspendDispatching` (`suspension`) is not applied at all until the mark goes.
+
 The same reconciler runs in two drivers (`kokpit.propagation.wiring`): in the hub, reaching Push
 members through `MemberClients`, and in a kokpit agent, reaching its own member; a `MemberAccess`
 says how members are reached and an `ExecutionScope` which Clusters' Works are served
@@ -57,9 +66,12 @@ from kokpit.propagation.apply_plan import (
     manifest_identifier,
     missing_namespace,
     served_kinds,
+    split_api_version,
     work_ref_from_metadata,
 )
+from kokpit.propagation.drift import describe_drift, drifted_fields
 from kokpit.propagation.execution_scope import HUB_SCOPE, ExecutionScope
+from kokpit.propagation.retain import hpa_targets, retain, targeted, wants_retained_replicas
 from kokpit.propagation.status import ManifestOutcome, WorkProblem, work_report
 from kokpit.runtime import (
     Controller,
@@ -78,7 +90,7 @@ from kokpit.runtime import (
     status_writer,
 )
 from kokpit.runtime.conditions import UNKNOWN
-from kokpit.runtime.resources import resource_class, served_class
+from kokpit.runtime.resources import ServedKind, resource_class, served_class
 
 log = logging.getLogger("kokpit.propagation.execution_controller")
 
@@ -93,7 +105,20 @@ SLOW_REQUEUE = 30.0
 ENABLEMENTS_REQUEUE = 5.0
 """Seconds before retrying a Work whose member has not reported its served APIs yet."""
 RESYNC = 300.0
-"""Seconds after which a steady Work is applied again even without a change (drift correction)."""
+"""Seconds after which a steady Work's copies are compared with the member again even without an event
+(drift correction when a watch event was missed)."""
+DRIFT_CORRECTED = "DriftCorrected"
+"""Event reason on the template (or the Work, when the template cannot be read): a member copy's
+kokpit-owned fields were changed in the member and have been restored."""
+
+HPA_KIND = ServedKind(
+    group="autoscaling",
+    version="v2",
+    kind="HorizontalPodAutoscaler",
+    plural="horizontalpodautoscalers",
+    namespaced=True,
+)
+"""The HorizontalPodAutoscalers of a member, read to leave the replicas they scale to them."""
 
 _ROUTING_LABELS = (
     names.MANAGED_BY_LABEL,
@@ -120,6 +145,8 @@ class _Applied:
     identity: tuple[str, str, str | None, str]
     marker: str
     at: float
+    applied: dict[str, Any]
+    """The object as the member answered the apply: what later copies are compared with for drift."""
 
 
 def _marker(obj: Mapping[str, Any]) -> str:
@@ -239,6 +266,26 @@ class ExecutionReconciler:
         ref = work_ref_from_metadata((obj.get("metadata") or {}).get("annotations"))
         return [] if ref is None else [Key(self.hub, ref.namespace, ref.name)]
 
+    def _works_of_hpa(self, client_name: str) -> Any:
+        """A mapper from an HPA of a member to the Work of the object it scales."""
+
+        def works(hpa: Any) -> list[Key]:
+            found: list[Key] = []
+            namespace = (hpa.get("metadata") or {}).get("namespace")
+            targets = hpa_targets([hpa])
+            for (name, resource), informer in list(self._member_informers.items()):
+                if name != client_name or resource is served_class(HPA_KIND) or not informer.has_synced():
+                    continue
+                for _, group, kind, target in targets:
+                    info = lkr.api_info(resource).resource
+                    if (info.group or "", info.kind) == (group, kind):
+                        obj = informer.get(target, namespace)
+                        if obj is not None:
+                            found.extend(self._works_of_member_object(obj))
+            return found
+
+        return works
+
     def _member_informer(self, cluster: str, resource: type[Any]) -> Informer:
         """The shared informer of `resource` in the member, created and watched on first use."""
         client_name = self.members.client_name(cluster)
@@ -247,7 +294,12 @@ class ExecutionReconciler:
         if self._member_informers.get(key) is not informer:
             self._member_informers[key] = informer
             if self.controller is not None:
-                self.controller.watch(informer, mapper=self._works_of_member_object)
+                mapper = (
+                    self._works_of_hpa(client_name)
+                    if resource is served_class(HPA_KIND)
+                    else self._works_of_member_object
+                )
+                self.controller.watch(informer, mapper=mapper)
         elif not informer.running and self.manager.healthy():
             informer.start()  # retired when the kind went away, needed again
         return informer
@@ -363,20 +415,25 @@ class ExecutionReconciler:
         work_uid = str(work["metadata"].get("uid") or "")
         generation = work["metadata"].get("generation")
         record = self._applied.get(key, {}).get(ordinal)
-        if (
-            existing is not None
+        last = (
+            record
+            if existing is not None
             and decision.action == Action.UPDATE
             and record is not None
             and record.work_uid == work_uid
             and record.work_generation == generation
             and record.identity == identity
-            and record.marker == _marker(existing)
-            and time.monotonic() - record.at < self.resync
+            else None
+        )
+        if (
+            last is not None
+            and last.marker == _marker(existing or {})
+            and time.monotonic() - last.at < self.resync
         ):
             return ManifestOutcome(identifier, True, observed=existing), None
 
         metadata = work.get("metadata") or {}
-        body = desired_object(
+        desired = desired_object(
             manifest,
             served,
             work=WorkRef(str(key.namespace), key.name),
@@ -384,6 +441,16 @@ class ExecutionReconciler:
             work_labels=metadata.get("labels"),
             work_annotations=metadata.get("annotations"),
         )
+        retain_replicas = existing is not None and await self._replicas_retained(
+            cluster, client, desired, namespace, enablements
+        )
+        body = retain(desired, existing, retain_replicas=retain_replicas).body
+        drifted: list[str] = []
+        if last is not None and existing is not None:
+            drifted = drifted_fields(body, last.applied, existing)
+            if not drifted:  # the member's own change (status, replicas it owns): nothing to write
+                last.marker, last.at = _marker(existing), time.monotonic()
+                return ManifestOutcome(identifier, True, observed=existing), None
         try:
             result = await self._apply(client, resource, body, force=decision.force)
         except ApiError as error:
@@ -395,12 +462,79 @@ class ExecutionReconciler:
             return ManifestOutcome(identifier, False, failure.kind, message), self.slow_requeue
         applied = dict(result)
         self._applied.setdefault(key, {})[ordinal] = _Applied(
-            work_uid, generation, identity, _marker(applied), time.monotonic()
+            work_uid, generation, identity, _marker(applied), time.monotonic(), applied
         )
+        if drifted:
+            await self._report_drift(work, manifest, served, cluster, what, drifted)
         if decision.action == Action.TAKE_OVER:
             await self.recorder.normal(work, "TakenOver", decision.message, action="Apply")
         await self._report(key, work, identifier, "", "")
         return ManifestOutcome(identifier, True, observed=applied), None
+
+    async def _replicas_retained(
+        self,
+        cluster: str,
+        client: AsyncClient,
+        desired: Mapping[str, Any],
+        namespace: str | None,
+        enablements: Any,
+    ) -> bool:
+        """Whether the member keeps the replicas of `desired`: the template asks for it, or an HPA in
+        the member scales the object (read from the member's HPA informer, directly until it synced)."""
+        if not isinstance((desired.get("spec") or {}).get("replicas"), int):
+            return False
+        if wants_retained_replicas(desired):
+            return True
+        if namespace is None or (HPA_KIND.group, HPA_KIND.version, HPA_KIND.kind) not in served_kinds(
+            enablements
+        ):
+            return False
+        resource = served_class(HPA_KIND)
+        informer = self._member_informer(cluster, resource)
+        if informer.has_synced():
+            hpas = [dict(h) for h in informer.list(namespace)]
+        else:
+            hpas = [dict(h) async for h in client.list(resource, namespace=namespace)]
+        return targeted(desired, hpa_targets(hpas), namespace=namespace)
+
+    async def _report_drift(
+        self,
+        work: Any,
+        manifest: Mapping[str, Any],
+        served: ServedKind,
+        cluster: str,
+        what: str,
+        fields: list[str],
+    ) -> None:
+        """Records `DriftCorrected` on the template the manifest was rendered from (on the Work when the
+        template cannot be read from the hub, e.g. a Work written by hand)."""
+        message = f"{what} was changed in cluster {cluster} ({describe_drift(fields)}); restored"
+        log.info("drift corrected: %s", message)
+        target: Any = work
+        metadata = manifest.get("metadata") or {}
+        _, version = split_api_version(str(manifest.get("apiVersion") or ""))
+        kind = ServedKind(
+            group=served.group,
+            version=version or served.version,
+            kind=served.kind,
+            plural=served.plural,
+            namespaced=served.namespaced,
+        )
+        try:
+            template = await get_or_none(
+                self.manager.clients.get(self.hub),
+                served_class(kind),
+                str(metadata.get("name") or ""),
+                namespace=(metadata.get("namespace") or "default") if served.namespaced else None,
+            )
+        except Exception as error:  # the Event still goes to the Work
+            log.debug("cannot read the template of %s: %s", what, error)
+            template = None
+        if template is not None and names.binding_ref_from_metadata(
+            metadata.get("labels"), metadata.get("annotations")
+        ):
+            target = template
+        await self.recorder.warning(target, DRIFT_CORRECTED, message, action="Apply")
 
     async def _current(
         self, client: AsyncClient, informer: Informer, resource: type[Any], name: str, namespace: str | None
@@ -596,6 +730,7 @@ def _describe_error(error: BaseException) -> str:
 
 __all__ = [
     "CONTROLLER_NAME",
+    "DRIFT_CORRECTED",
     "WORK_FINALIZER",
     "ExecutionReconciler",
     "WorkResource",
