@@ -71,6 +71,15 @@ def agent(
             "--lease-duration", min=4.0, help="Seconds without renewal before the hub reports Unknown."
         ),
     ] = DEFAULT_LEASE_DURATION,
+    renew_fraction: Annotated[
+        float,
+        typer.Option(
+            "--renew-fraction",
+            min=0.01,
+            max=0.95,
+            help="Share of its validity after which the hub certificate is renewed.",
+        ),
+    ] = 0.7,
     identity: Annotated[
         str | None,
         typer.Option("--id", help="Lease holder identity (default: the host name).", show_default=False),
@@ -115,6 +124,7 @@ def agent(
         member_kubeconfig=kubeconfig,
         cluster=name,
         lease_duration=lease_duration,
+        renew_fraction=renew_fraction,
         identity=identity,
         status=MemberStatusOptions(period=probe_period),
         metrics_host=metrics_host,

@@ -193,6 +193,7 @@ def agent_commands(
     provider: str | None = None,
     lease_duration: float | None = None,
     cert_ttl: str | None = None,
+    renew_fraction: float | None = None,
 ) -> AgentCommands:
     """`agent_commands` are the command lines that register `cluster` with the hub at `hub_url`
     and then run its agent; `kokpit` is how the CLI is invoked (e.g. `python -m kokpit.cli.main`).
@@ -200,7 +201,8 @@ def agent_commands(
     `--timeout 0`: registration waits for as long as it takes, since the hub's controllers (which
     approve the certificate) may start long after the sandbox. `lease_duration` (seconds) is the
     agent's `--lease-duration` (default: the agent's own), `cert_ttl` (e.g. `10m`) the validity of
-    its certificates, `kokpit register --cert-ttl` (default: register's own).
+    its certificates, `kokpit register --cert-ttl` (default: register's own), `renew_fraction` the
+    agent's `--renew-fraction` (default: the agent's own).
     """
     register = [
         *kokpit,
@@ -231,4 +233,6 @@ def agent_commands(
     agent = [*kokpit, "agent", "--hub-kubeconfig", hub_kubeconfig, "--kubeconfig", member_kubeconfig]
     if lease_duration is not None:
         agent += ["--lease-duration", f"{lease_duration:g}"]
+    if renew_fraction is not None:
+        agent += ["--renew-fraction", f"{renew_fraction:g}"]
     return AgentCommands(hub_kubeconfig=hub_kubeconfig, register=tuple(register), agent=tuple(agent))

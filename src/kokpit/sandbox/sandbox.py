@@ -110,6 +110,9 @@ class UpOptions:
     agent_cert_ttl: str | None = None
     """Validity of the Pull members' agent certificates (`kokpit register --cert-ttl`, e.g. `10m`,
     the shortest the hub signs), so renewal tests see one; None: register's default."""
+    agent_renew_fraction: float | None = None
+    """The agents' `--renew-fraction`: a small one makes a renewal due within a minute or two of
+    registration (tests); None: the agent's default."""
 
 
 @dataclass
@@ -590,6 +593,7 @@ def _launch_agent(directory: Path, cluster: _Cluster, hub: _Cluster, options: Up
         provider=cluster.state.provider,
         lease_duration=options.agent_lease_duration,
         cert_ttl=options.agent_cert_ttl,
+        renew_fraction=options.agent_renew_fraction,
     )
     spec = {
         "hub_kubeconfig": commands_.hub_kubeconfig,

@@ -32,8 +32,12 @@ PULL = "member2"
 LEASE_DURATION = 6.0
 """The agent's Lease (seconds): short, so a dead agent shows within the tests' patience."""
 CERT_TTL = "10m"
-"""The agent's certificates: the shortest validity the hub signs, so a renewal (at 70 % of the 15
-minutes from the signer's 5-minute backdating) happens 5.5 minutes after registration."""
+"""The agent's certificates: the shortest validity the hub signs (15 minutes from the signer's
+5-minute backdating)."""
+RENEW_FRACTION = 0.45
+"""Renewal at 45 % of the validity, i.e. under two minutes after each certificate is issued (the
+first third has passed at issuance, by the backdating): the agent renews again and again while the
+other tests run, and the renewal test waits for the next one."""
 NO_EXECUTE_GRACE = 5.0
 PROBE_PERIOD = 1.0
 TIMEOUT = 120.0
@@ -95,6 +99,7 @@ def pull_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHand
         pull=(PULL,),
         agent_lease_duration=LEASE_DURATION,
         agent_cert_ttl=CERT_TTL,
+        agent_renew_fraction=RENEW_FRACTION,
         tie_to_parent=True,
     )
     state = sandboxes.up(directory, options)

@@ -227,7 +227,8 @@ def test_a_shorter_lease_and_certificate_validity_are_passed_on() -> None:
         out_dir="o",
         lease_duration=6.0,
         cert_ttl="10m",
+        renew_fraction=0.45,
     )
-    assert commands.agent[-2:] == ("--lease-duration", "6")
+    assert commands.agent[-4:] == ("--lease-duration", "6", "--renew-fraction", "0.45")
     assert commands.register[-2:] == ("--cert-ttl", "10m")
     assert "--region" not in commands.register
