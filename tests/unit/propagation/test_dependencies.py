@@ -414,7 +414,5 @@ def test_an_attached_binding_delivers_with_its_own_conflict_resolution_and_dupli
     assert policy.spec.preserve_resources_on_deletion is True
     assert policy.spec.placement.replica_scheduling is None
     assert policy.spec.suspension is None
-    assert (
-        attached_policy({"spec": {"resource": binding["spec"]["resource"]}}).spec.conflict_resolution.value
-        == "Abort"
-    )
+    resource = {"apiVersion": "v1", "kind": "ConfigMap", "name": "web-config", "namespace": NS}
+    assert attached_policy({"spec": {"resource": resource}}).spec.conflict_resolution.value == "Abort"
