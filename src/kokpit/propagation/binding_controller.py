@@ -669,8 +669,10 @@ def _required(binding: Any | None) -> list[Mapping[str, Any]]:
 
 def _is_attached(binding: Any) -> bool:
     """Whether a binding is delivered by its dependents when no policy selects its template: it is
-    required by some, or was made by the dependencies controller alone (no policy behind it)."""
-    return bool(_required(binding)) or not (binding.get("spec") or {}).get("policyRef")
+    required by some, or the dependencies controller made it (`names.ATTACHED_LABEL`). A binding
+    written by hand, or left by a deleted policy, is neither, and is left as it is."""
+    labels = (binding.get("metadata") or {}).get("labels") or {}
+    return bool(_required(binding)) or labels.get(names.ATTACHED_LABEL) == "true"
 
 
 def _work_cluster(work: Mapping[str, Any]) -> str | None:

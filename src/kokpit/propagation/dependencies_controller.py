@@ -98,7 +98,7 @@ def attached_binding(dependency: Mapping[str, Any], required: list[dict[str, Any
         "metadata": {
             "name": names.binding_name(kind=kind, name=name),
             "namespace": namespace,
-            "labels": {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE},
+            "labels": {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE, names.ATTACHED_LABEL: "true"},
             "ownerReferences": [
                 {
                     "apiVersion": dependency.get("apiVersion"),

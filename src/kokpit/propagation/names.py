@@ -38,6 +38,10 @@ POLICY_NAMESPACE_KEY = "kokpit.io/policy-namespace"
 """Label and annotation on templates and bindings: the claiming policy's namespace."""
 POLICY_NAME_KEY = "kokpit.io/policy-name"
 """Label and annotation on templates and bindings: the claiming policy's name."""
+ATTACHED_LABEL = "kokpit.io/attached-binding"
+"""On a binding the dependencies controller made (`propagateDeps`): delivered by its dependents when no
+policy selects its template, and removed once nothing requires it. Bindings written otherwise without
+a policy are left alone."""
 WORK_NAMESPACE_ANNOTATION = "kokpit.io/work-namespace"
 """Annotation on every object applied to a member: the namespace (on the hub) of the Work it came from."""
 WORK_NAME_ANNOTATION = "kokpit.io/work-name"
