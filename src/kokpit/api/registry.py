@@ -9,6 +9,7 @@ from kokpit.api.cluster import CLUSTER
 from kokpit.api.crd import ResourceType
 from kokpit.api.etcd import ETCD_BACKUP, ETCD_CLUSTER
 from kokpit.api.hostedcluster import HOSTED_CLUSTER
+from kokpit.api.interpreter import RESOURCE_INTERPRETER
 from kokpit.api.machine import HOST, MACHINE, MACHINE_HEALTH_CHECK, MACHINE_SET, NODE_COMPONENT
 from kokpit.api.override import CLUSTER_OVERRIDE_POLICY, OVERRIDE_POLICY
 from kokpit.api.policy import CLUSTER_PROPAGATION_POLICY, PROPAGATION_POLICY
@@ -23,6 +24,7 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     RESOURCE_BINDING,
     CLUSTER_RESOURCE_BINDING,
     WORK,
+    RESOURCE_INTERPRETER,
     ETCD_CLUSTER,
     ETCD_BACKUP,
     HOSTED_CLUSTER,
