@@ -14,6 +14,7 @@ from __future__ import annotations
 from kokpit.api import ALL_RESOURCES, Cluster
 from kokpit.api.etcd import EtcdBackup, EtcdCluster
 from kokpit.api.hostedcluster import HostedCluster
+from kokpit.api.interpreter import ResourceInterpreter
 from kokpit.api.machine import Host, Machine, MachineHealthCheck, MachineSet, NodeComponent
 from kokpit.api.override import ClusterOverridePolicy, OverridePolicy
 from kokpit.api.policy import ClusterPropagationPolicy, PropagationPolicy
@@ -52,6 +53,7 @@ __all__ = [
     "OverridePolicy",
     "PropagationPolicy",
     "ResourceBinding",
+    "ResourceInterpreter",
     "Work",
     "__version__",
     "main",
