@@ -17,6 +17,7 @@ from kokpit.cli import (
     hub,
     images,
     install,
+    interpreter,
     machines,
     plan,
     register,
@@ -51,6 +52,7 @@ app.command("join")(fleet.join_command)
 app.command("unjoin")(fleet.unjoin_command)
 app.command("plan")(plan.plan)
 app.add_typer(token.app, name="token")
+app.add_typer(interpreter.app, name="interpreter")
 app.command("register")(register.register_command)
 
 

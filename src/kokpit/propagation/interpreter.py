@@ -22,9 +22,10 @@ from typing import Any
 import cel
 
 from kokpit.api.interpreter import ResourceInterpreter
+from kokpit.errors import KokpitError
 
 
-class InterpreterError(ValueError):
+class InterpreterError(KokpitError, ValueError):
     """An interpreter expression that does not compile, or fails on an object; the message names it."""
 
 
