@@ -10,9 +10,12 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kokpit.propagation.clusters import QuantityError, ResourceRequest, parse_quantity
+
+if TYPE_CHECKING:
+    from kokpit.propagation.interpreter import Interpreter
 
 _REPLICAS_FIELD: dict[tuple[str, str], str] = {
     ("apps", "Deployment"): "replicas",
@@ -32,9 +35,13 @@ def replicas_field(manifest: Mapping[str, Any]) -> str | None:
     return _REPLICAS_FIELD.get((_group(manifest), str(manifest.get("kind", ""))))
 
 
-def workload_replicas(manifest: Mapping[str, Any]) -> int | None:
+def workload_replicas(manifest: Mapping[str, Any], *, interpreter: Interpreter | None = None) -> int | None:
     """`workload_replicas` is the replica count of a workload manifest (spec.replicas of a Deployment,
-    StatefulSet or ReplicaSet, spec.parallelism of a Job; 1 when unset), or None for other kinds."""
+    StatefulSet or ReplicaSet, spec.parallelism of a Job; 1 when unset), or None for other kinds.
+    With an `interpreter` that reads replicas, its `replicaResource` decides instead (raising
+    `InterpreterError` when the expression fails on `manifest`)."""
+    if interpreter is not None and interpreter.has_replicas:
+        return interpreter.replicas(manifest)
     name = replicas_field(manifest)
     if name is None:
         return None
@@ -43,9 +50,14 @@ def workload_replicas(manifest: Mapping[str, Any]) -> int | None:
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else 1
 
 
-def with_replicas(manifest: Mapping[str, Any], replicas: int) -> dict[str, Any]:
+def with_replicas(
+    manifest: Mapping[str, Any], replicas: int, *, interpreter: Interpreter | None = None
+) -> dict[str, Any]:
     """`with_replicas` returns a copy of `manifest` with its replica count set to `replicas`; other kinds
-    are copied unchanged. The input is never modified."""
+    are copied unchanged. The input is never modified. With an `interpreter` that reads replicas, the
+    count is written at its `replicaRevision` path."""
+    if interpreter is not None and interpreter.has_replicas:
+        return interpreter.with_replicas(manifest, replicas)
     out = copy.deepcopy(dict(manifest))
     name = replicas_field(out)
     if name is not None:

@@ -11,6 +11,8 @@ Health (`judge_health`), by kind, from the member's copy of the object:
   numberAvailable.
 - Job (batch): Healthy once Complete, Unhealthy once Failed, Unknown while running.
 - Pod (core): Healthy when Ready or Succeeded, Unhealthy when Failed or not ready, Unknown with no status.
+- A kind with a resource interpreter (`kokpit.propagation.interpreter`) whose `healthInterpretation` is
+  set: Healthy or Unhealthy as the expression says, Unhealthy with the error when it fails.
 - Any other kind: Healthy once it exists in the member.
 
 A template on the hub (`template_status`): for Deployments, StatefulSets, ReplicaSets and DaemonSets the
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kokpit.api.work import APPLIED, AVAILABLE, FULLY_APPLIED, Health
+from kokpit.propagation.interpreter import Interpreter, InterpreterError, Interpreters
 from kokpit.runtime.conditions import FALSE, TRUE, Condition, get_condition
 
 MAX_MESSAGE = 4096
@@ -128,11 +131,20 @@ def _pod_verdict(obj: Mapping[str, Any]) -> Verdict:
     return Verdict(UNHEALTHY, f"the pod is {phase} and not ready")
 
 
-def judge_health(obj: Mapping[str, Any] | None) -> Verdict:
+def judge_health(obj: Mapping[str, Any] | None, *, interpreters: Interpreters | None = None) -> Verdict:
     """`judge_health` judges a member's copy of an applied object (None: not there, or not seen yet) by
-    the rules in the module docstring."""
+    the rules in the module docstring; `interpreters` teach it custom kinds."""
     if obj is None:
         return Verdict(UNKNOWN_HEALTH, "not observed in the member yet")
+    interpreter = interpreters.get(obj) if interpreters is not None else None
+    if interpreter is not None and interpreter.health_program is not None:
+        try:
+            healthy = interpreter.healthy(obj)
+        except InterpreterError as error:
+            return Verdict(UNHEALTHY, str(error))
+        if healthy:
+            return Verdict(HEALTHY)
+        return Verdict(UNHEALTHY, f"the healthInterpretation of {interpreter.name} is false")
     group, kind = _group(obj), obj.get("kind")
     if group == "apps" and kind in ("Deployment", "StatefulSet"):
         return _replica_verdict(obj, updated_field="updatedReplicas")
@@ -199,15 +211,24 @@ class WorkReport:
 
 
 def work_report(
-    outcomes: Sequence[ManifestOutcome], *, cluster: str, problem: WorkProblem | None = None
+    outcomes: Sequence[ManifestOutcome],
+    *,
+    cluster: str,
+    problem: WorkProblem | None = None,
+    interpreters: Interpreters | None = None,
 ) -> WorkReport:
     """`work_report` is a Work's status: `Applied` (all manifests applied, else the first failure's
-    reason and every failure named), `Available` (all applied objects healthy) and `manifestStatuses`."""
+    reason and every failure named), `Available` (all applied objects healthy, custom kinds judged by
+    `interpreters`) and `manifestStatuses`."""
     manifest_statuses: list[dict[str, Any]] = []
     unhealthy: list[str] = []
     unknown: list[str] = []
     for outcome in outcomes:
-        verdict = judge_health(outcome.observed) if outcome.applied else Verdict(UNKNOWN_HEALTH)
+        verdict = (
+            judge_health(outcome.observed, interpreters=interpreters)
+            if outcome.applied
+            else Verdict(UNKNOWN_HEALTH)
+        )
         entry: dict[str, Any] = {"identifier": dict(outcome.identifier), "health": str(verdict.health)}
         observed_status = (outcome.observed or {}).get("status")
         if outcome.observed is not None and isinstance(observed_status, Mapping):
@@ -396,9 +417,10 @@ SUMMED_FIELDS: dict[tuple[str, str], tuple[str, ...]] = {
 """The kinds whose template status kokpit fills, and the counters summed over the members."""
 
 
-def has_template_status(group: str, kind: str) -> bool:
-    """`has_template_status` tells whether kokpit writes the status of templates of this kind."""
-    return (group, kind) in SUMMED_FIELDS
+def has_template_status(group: str, kind: str, *, interpreter: Interpreter | None = None) -> bool:
+    """`has_template_status` tells whether kokpit writes the status of templates of this kind: a kind
+    of `SUMMED_FIELDS`, or one whose `interpreter` aggregates status."""
+    return (group, kind) in SUMMED_FIELDS or (interpreter is not None and bool(interpreter.status_fields))
 
 
 @dataclass(frozen=True)
@@ -412,19 +434,34 @@ class TemplateStatus:
 
 
 def template_status(
-    group: str, kind: str, reports: Sequence[ClusterReport], *, generation: int | None
+    group: str,
+    kind: str,
+    reports: Sequence[ClusterReport],
+    *,
+    generation: int | None,
+    interpreter: Interpreter | None = None,
 ) -> TemplateStatus | None:
     """`template_status` is the fleet-wide status of a template of a kind in `SUMMED_FIELDS` (None for
     other kinds): the members' counters summed, `observedGeneration`, and the `Applied` and `Available`
-    conditions."""
-    fields = SUMMED_FIELDS.get((group, kind))
-    if fields is None:
-        return None
-    status: dict[str, Any] = dict.fromkeys(fields, 0)
-    for report in reports:
-        member_status = report.status or {}
-        for name in fields:
-            status[name] += _int(member_status.get(name))
+    conditions. A custom kind whose `interpreter` aggregates status gets its `statusAggregation`
+    fields instead of the sums; when an expression fails, `Available` is False with the error."""
+    status: dict[str, Any]
+    aggregation_error = ""
+    if interpreter is not None and interpreter.status_fields:
+        members = {report.cluster: {"status": dict(report.status or {})} for report in reports}
+        try:
+            status = interpreter.aggregate_status(members)
+        except InterpreterError as error:
+            status, aggregation_error = {}, str(error)
+    else:
+        fields = SUMMED_FIELDS.get((group, kind))
+        if fields is None:
+            return None
+        status = dict.fromkeys(fields, 0)
+        for report in reports:
+            member_status = report.status or {}
+            for name in fields:
+                status[name] += _int(member_status.get(name))
     if generation is not None:
         status["observedGeneration"] = generation
     failed, unhealthy, unknown = _cluster_problems(reports)
@@ -441,6 +478,8 @@ def template_status(
         applied = Condition.true(APPLIED, "Applied", f"applied in {clusters}")
     if not reports:
         available = Condition.false(AVAILABLE, "NoClusters", "no cluster is chosen")
+    elif aggregation_error:
+        available = Condition.false(AVAILABLE, "StatusAggregationFailed", aggregation_error)
     elif unhealthy:
         available = Condition.false(
             AVAILABLE,

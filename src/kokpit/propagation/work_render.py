@@ -32,6 +32,7 @@ from kokpit.api.policy import ConflictResolution, ReplicaSchedulingType
 from kokpit.api.work import API_VERSION as WORK_API_VERSION
 from kokpit.propagation import names
 from kokpit.propagation.clusters import ClusterInfo
+from kokpit.propagation.interpreter import Interpreter
 from kokpit.propagation.overrides import apply_overrides
 from kokpit.propagation.replicas import with_replicas, workload_replicas
 from kokpit.propagation.selectors import select_overrides
@@ -156,15 +157,17 @@ def render_manifest(
     binding: names.BindingRef,
     replicas: int | None = None,
     rules: Sequence[RuleWithCluster] = (),
+    interpreter: Interpreter | None = None,
 ) -> RenderedManifest:
     """`render_manifest` renders `template` for `cluster`: stripped, with `replicas` when not None (the
     caller passes the cluster's share only when the placement divides, see `divided_replicas`), then
     `rules` applied (`override_rules`), then the routing labels and annotations of `binding` added.
-    Raises `OverrideError` when a rule cannot be applied."""
+    Raises `OverrideError` when a rule cannot be applied. A custom kind's replicas are found and written
+    by its `interpreter` (`kokpit.propagation.interpreter`)."""
     stripped = strip_template(template)
     base = stripped
-    if replicas is not None and workload_replicas(base) is not None:
-        base = with_replicas(base, replicas)
+    if replicas is not None and workload_replicas(base, interpreter=interpreter) is not None:
+        base = with_replicas(base, replicas, interpreter=interpreter)
     overridden, changes = apply_overrides(base, rules, cluster)
     manifest = copy.deepcopy(overridden)
     labels, annotations = names.binding_metadata(binding, cluster=cluster.name)

@@ -10,7 +10,13 @@ from pydantic import ValidationError
 from kokpit.api.crd import crd_manifest
 from kokpit.api.interpreter import RESOURCE_INTERPRETER, ResourceInterpreter
 from kokpit.api.registry import ALL_RESOURCES
+from kokpit.api.work import Health
+from kokpit.propagation.clusters import ClusterInfo
 from kokpit.propagation.interpreter import Interpreter, InterpreterError, Interpreters, compile_interpreter
+from kokpit.propagation.names import BindingRef
+from kokpit.propagation.replicas import with_replicas, workload_replicas
+from kokpit.propagation.status import ClusterReport, has_template_status, judge_health, template_status
+from kokpit.propagation.work_render import render_manifest
 
 
 def interpreter(customizations: dict[str, Any], *, api_version: str = "example.io/v1") -> ResourceInterpreter:
@@ -224,3 +230,79 @@ def test_the_crd_is_installed_cluster_scoped_with_the_kokpit_kind_rule() -> None
         "target"
     ]
     assert any("kokpit" in rule["message"] for rule in target["x-kubernetes-validations"])
+
+
+# --- delivery with an interpreter ------------------------------------------------------------------------
+
+FULL = {**REPLICAS, **HEALTH, **AGGREGATION}
+
+
+def test_delivery_reads_and_writes_a_custom_kinds_replicas_through_its_interpreter() -> None:
+    widgets = compiled(FULL)
+    assert workload_replicas(WIDGET) is None
+    assert workload_replicas(WIDGET, interpreter=widgets) == 6
+    assert with_replicas(WIDGET, 2, interpreter=widgets)["spec"] == {"size": 2}
+    rendered = render_manifest(
+        WIDGET,
+        cluster=ClusterInfo("member1"),
+        binding=BindingRef(namespace="shop", name="w-widget"),
+        replicas=2,
+        interpreter=widgets,
+    )
+    assert rendered.manifest["spec"] == {"size": 2}
+
+
+def test_built_in_kinds_keep_their_rules_with_interpreters_around() -> None:
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": {"replicas": 4}}
+    assert workload_replicas(deployment, interpreter=None) == 4
+    assert (
+        judge_health(
+            {"apiVersion": "v1", "kind": "ConfigMap"}, interpreters=Interpreters.of([compiled(FULL)])
+        ).health
+        == Health.HEALTHY
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "health"),
+    [
+        pytest.param({"ready": 6}, Health.HEALTHY, id="ready equals size is healthy"),
+        pytest.param({"ready": 1}, Health.UNHEALTHY, id="short of size is unhealthy"),
+    ],
+)
+def test_health_of_a_member_copy_is_judged_by_the_interpreter(status: dict[str, Any], health: Health) -> None:
+    interpreters = Interpreters.of([compiled(FULL)])
+    assert judge_health({**WIDGET, "status": status}, interpreters=interpreters).health == health
+    assert judge_health({**WIDGET, "status": status}).health == Health.HEALTHY  # without: exists is healthy
+
+
+def test_a_failing_health_expression_makes_the_copy_unhealthy_with_the_error() -> None:
+    broken = compiled({"healthInterpretation": {"expression": "object.status.nothing"}})
+    verdict = judge_health(WIDGET, interpreters=Interpreters.of([broken]))
+    assert verdict.health == Health.UNHEALTHY
+    assert "healthInterpretation" in verdict.message
+
+
+def test_the_template_status_of_a_custom_kind_is_aggregated_by_the_interpreter() -> None:
+    widgets = compiled(FULL)
+    reports = [
+        ClusterReport("member2", True, health=Health.HEALTHY, status={"ready": 2}),
+        ClusterReport("member1", True, health=Health.HEALTHY, status={"ready": 4}),
+    ]
+    assert not has_template_status("example.io", "Widget")
+    assert has_template_status("example.io", "Widget", interpreter=widgets)
+    assert template_status("example.io", "Widget", reports, generation=3) is None
+    status = template_status("example.io", "Widget", reports, generation=3, interpreter=widgets)
+    assert status is not None
+    assert status.fields == {"ready": 6, "clusters": ["member1", "member2"], "observedGeneration": 3}
+    assert status.available.status == "True"
+
+
+def test_a_failing_aggregation_leaves_available_false_with_the_error() -> None:
+    broken = compiled(
+        {"statusAggregation": {"fields": [{"path": "status.a", "expression": "items[0].status.x"}]}}
+    )
+    reports = [ClusterReport("member1", True, health=Health.HEALTHY, status={})]
+    status = template_status("example.io", "Widget", reports, generation=None, interpreter=broken)
+    assert status is not None
+    assert status.available.reason == "StatusAggregationFailed"
