@@ -86,6 +86,7 @@ from kokpit.propagation.failover import (
     settle_tasks,
     unhealthy_since,
 )
+from kokpit.propagation.interpreter import Interpreter
 from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
@@ -287,7 +288,7 @@ class BindingReconciler:
         ctx = self.context
         clusters = ctx.cluster_infos()
         previous = _previous_decision(binding, template)
-        replicas = workload_replicas(template)
+        replicas = workload_replicas(template, interpreter=ctx.interpreters.current().get(template))
         now = datetime.now(UTC)
         works = {_work_cluster(w): w for w in ctx.works_of(ref)}
         failover = plan_failover(
@@ -444,6 +445,7 @@ class BindingReconciler:
                     binding=ref,
                     replicas=divided_replicas(scheduling_type, target.replicas),
                     rules=rules,
+                    interpreter=self.context.interpreters.current().get(template),
                 )
             except OverrideError as error:
                 message = f"{target.name}: {error}; the Works are kept as they are"
@@ -501,7 +503,15 @@ class BindingReconciler:
         *,
         eviction_tasks: Sequence[EvictionTask] = (),
     ) -> Any:
-        body = desired_binding(template, ref, policy, result, decisions, eviction_tasks=eviction_tasks)
+        body = desired_binding(
+            template,
+            ref,
+            policy,
+            result,
+            decisions,
+            eviction_tasks=eviction_tasks,
+            interpreter=self.context.interpreters.current().get(template),
+        )
         if current is not None and _same(body, current):
             return current
         resource = self.context.binding_resource(ref)
@@ -538,10 +548,11 @@ def desired_binding(
     decisions: Sequence[Decision],
     *,
     eviction_tasks: Sequence[EvictionTask] = (),
+    interpreter: Interpreter | None = None,
 ) -> dict[str, Any]:
     """`desired_binding` is the (Cluster)ResourceBinding of `template` claimed by `policy` with the
     scheduling `result` (None: scheduling failed, no cluster is chosen), `decisions` and the graceful
-    `eviction_tasks` still open."""
+    `eviction_tasks` still open; a custom kind's replicas are read by its `interpreter`."""
     metadata = template.get("metadata") or {}
     pref = policy_ref(policy)
     policy_labels, policy_annotations = names.policy_metadata(pref)
@@ -571,7 +582,7 @@ def desired_binding(
             for d in decisions
         ],
     }
-    replicas = workload_replicas(template)
+    replicas = workload_replicas(template, interpreter=interpreter)
     if replicas is not None:
         spec["replicas"] = replicas
     if policy.spec.preserve_resources_on_deletion is not None:

@@ -35,6 +35,7 @@ from kokpit.errors import validation_message
 from kokpit.fleet.members import MemberClients
 from kokpit.propagation import names
 from kokpit.propagation.clusters import ClusterInfo, cluster_info_from_object
+from kokpit.propagation.interpreter_controller import InterpreterSource, interpreter_source
 from kokpit.runtime import EventRecorder, Informer, Manager
 from kokpit.runtime.resources import resource_class
 
@@ -173,6 +174,7 @@ class PropagationContext:
         self.cluster_policy_cache = PolicyCache(self.cluster_policies, ClusterPropagationPolicy)
         self.override_cache = PolicyCache(self.override_policies, OverridePolicy)
         self.cluster_override_cache = PolicyCache(self.cluster_override_policies, ClusterOverridePolicy)
+        self.interpreters: InterpreterSource = interpreter_source(m, hub=hub)
         self._recorder: EventRecorder | None = None
 
     @property

@@ -71,6 +71,7 @@ from kokpit.propagation.apply_plan import (
 )
 from kokpit.propagation.drift import describe_drift, drifted_fields
 from kokpit.propagation.execution_scope import HUB_SCOPE, ExecutionScope
+from kokpit.propagation.interpreter_controller import InterpreterSource
 from kokpit.propagation.retain import hpa_targets, retain, targeted, wants_retained_replicas
 from kokpit.propagation.status import ManifestOutcome, WorkProblem, work_report
 from kokpit.runtime import (
@@ -184,8 +185,11 @@ class ExecutionReconciler:
         resync: float = RESYNC,
         slow_requeue: float = SLOW_REQUEUE,
         component: str = "kokpit-execution-controller",
+        interpreters: InterpreterSource | None = None,
     ) -> None:
         self.manager = manager
+        self.interpreters = interpreters
+        """Judge the health of custom kinds; None (a kokpit agent) keeps the built-in rules."""
         self.members = members
         self.scope = scope
         self.hub = hub
@@ -678,7 +682,12 @@ class ExecutionReconciler:
             self._reported.get(key, {}).pop("", None)
         elif problem.status != UNKNOWN:
             await self._report_problem(key, work, problem)
-        report = work_report(outcomes, cluster=cluster, problem=problem)
+        report = work_report(
+            outcomes,
+            cluster=cluster,
+            problem=problem,
+            interpreters=self.interpreters.current() if self.interpreters is not None else None,
+        )
         status.set(report.applied)
         status.set(report.available)
         if problem is not None and not outcomes:

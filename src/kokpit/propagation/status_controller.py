@@ -26,6 +26,8 @@ from kokpit.propagation import names
 from kokpit.propagation.apply_plan import split_api_version
 from kokpit.propagation.dependencies import target_clusters
 from kokpit.propagation.execution_controller import cluster_of_work
+from kokpit.propagation.interpreter_controller import InterpreterSource
+from kokpit.propagation.kinds import discover_kind
 from kokpit.propagation.status import (
     UNHEALTHY,
     ClusterReport,
@@ -74,8 +76,17 @@ def _binding_index(work: Any) -> list[str]:
 class BindingStatusReconciler:
     """Reconciles (Cluster)ResourceBindings' status from their Works; see the module docstring."""
 
-    def __init__(self, manager: Manager, works: Informer, *, hub: str = "hub") -> None:
+    def __init__(
+        self,
+        manager: Manager,
+        works: Informer,
+        *,
+        hub: str = "hub",
+        interpreters: InterpreterSource | None = None,
+    ) -> None:
         self.manager = manager
+        self.interpreters = interpreters
+        self._custom_kinds: dict[tuple[str, str], ServedKind] = {}
         self.hub = hub
         self.works = works
         self.bindings: Informer = manager.informer(hub, ResourceBindingResource)
@@ -146,18 +157,31 @@ class BindingStatusReconciler:
         """Writes the fleet-wide status of the template, for the kinds `status.SUMMED_FIELDS` lists."""
         group, version = split_api_version(str(ref.get("apiVersion") or ""))
         kind, name, namespace = str(ref.get("kind") or ""), str(ref.get("name") or ""), ref.get("namespace")
-        if not has_template_status(group, kind) or not name or not namespace:
+        interpreter = None
+        if self.interpreters is not None and (group, kind) not in _TEMPLATE_PLURALS:
+            interpreter = self.interpreters.current().get(ref)
+        if not has_template_status(group, kind, interpreter=interpreter) or not name or not namespace:
             return
-        kind_served = ServedKind(group, version, kind, _TEMPLATE_PLURALS[(group, kind)], True)
-        resource = served_class(kind_served)
         hub = self.manager.clients.get(self.hub)
+        if interpreter is not None:
+            api_version = str(ref.get("apiVersion") or "")
+            kind_served = self._custom_kinds.get((api_version, kind))
+            if kind_served is None:
+                kind_served = self._custom_kinds[(api_version, kind)] = await discover_kind(
+                    hub, api_version, kind
+                )
+        else:
+            kind_served = ServedKind(group, version, kind, _TEMPLATE_PLURALS[(group, kind)], True)
+        resource = served_class(kind_served)
         template = await get_or_none(hub, resource, name, namespace=namespace)
         if template is None:
             return
         metadata = template.get("metadata") or {}
         if ref.get("uid") and metadata.get("uid") != ref.get("uid"):
             return  # the binding is for an older template of the same name
-        new = template_status(group, kind, reports, generation=metadata.get("generation"))
+        new = template_status(
+            group, kind, reports, generation=metadata.get("generation"), interpreter=interpreter
+        )
         if new is None:
             return
         # The built-in condition types of these kinds have no observedGeneration: the writer is handed

@@ -32,6 +32,7 @@ from kokpit.propagation.context import (
 from kokpit.propagation.dependencies_controller import DependenciesReconciler
 from kokpit.propagation.execution_controller import ExecutionReconciler
 from kokpit.propagation.execution_scope import HUB_SCOPE, agent_scope
+from kokpit.propagation.interpreter_controller import InterpreterReconciler, interpreter_source
 from kokpit.propagation.kind_watches import KindReconciler, KindRegistry
 from kokpit.propagation.policy_checker import PolicyReconciler
 from kokpit.propagation.status_controller import BindingStatusReconciler
@@ -66,6 +67,7 @@ def setup_propagation(manager: Manager, members: MemberClients, *, hub: str = "h
         reconciler = PolicyReconciler(registry, informer, resource, model, watch_kinds=watch_kinds)
         manager.controller(name, reconciler, workers=1).watch(informer)
     DependenciesReconciler(registry).setup()
+    InterpreterReconciler(manager, context.interpreters, hub=hub).setup()
     kinds = KindReconciler(registry)
     controller = manager.controller("binding-kinds", kinds, workers=1)
     controller.watch(context.bindings, kinds.keys_of_binding)
@@ -84,9 +86,10 @@ class Execution:
 def setup_execution(manager: Manager, members: MemberClients, *, hub: str = "hub") -> Execution:
     """`setup_execution` registers the execution and binding status controllers with `manager`, reaching
     members through `members` (the `MemberClients` that `setup_fleet` returns)."""
-    execution = ExecutionReconciler(manager, members, scope=HUB_SCOPE, hub=hub)
+    interpreters = interpreter_source(manager, hub=hub)
+    execution = ExecutionReconciler(manager, members, scope=HUB_SCOPE, hub=hub, interpreters=interpreters)
     execution.setup()
-    status = BindingStatusReconciler(manager, execution.works, hub=hub)
+    status = BindingStatusReconciler(manager, execution.works, hub=hub, interpreters=interpreters)
     status.setup()
     return Execution(execution=execution, status=status)
 
