@@ -448,7 +448,9 @@ class ExecutionReconciler:
         retain_replicas = existing is not None and await self._replicas_retained(
             cluster, client, desired, namespace, enablements
         )
-        body = retain(desired, existing, retain_replicas=retain_replicas).body
+        interpreter = self.interpreters.current().get(desired) if self.interpreters is not None else None
+        retained_paths = interpreter.retained if interpreter is not None else ()
+        body = retain(desired, existing, retain_replicas=retain_replicas, retained_paths=retained_paths).body
         drifted: list[str] = []
         if last is not None and existing is not None:
             drifted = drifted_fields(body, last.applied, existing)

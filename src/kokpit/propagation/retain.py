@@ -150,6 +150,24 @@ def _retain_scalar(
         kept.append(f"{section}.{field}")
 
 
+def _retain_path(
+    body: dict[str, Any], observed: Mapping[str, Any], path: Sequence[str], manager: str, kept: list[str]
+) -> None:
+    """Leaves the field at the dotted `path` of a custom kind (its interpreter's `retention`) to the
+    member when the member owns it."""
+    desired_node: Any = body
+    observed_node: Any = observed
+    for step in path[:-1]:
+        desired_node = desired_node.get(step) if isinstance(desired_node, dict) else None
+        observed_node = observed_node.get(step) if isinstance(observed_node, Mapping) else None
+    if not isinstance(desired_node, dict) or path[-1] not in desired_node:
+        return
+    value = observed_node.get(path[-1]) if isinstance(observed_node, Mapping) else None
+    if _member_owned(observed, tuple(path), value, manager):
+        del desired_node[path[-1]]
+        kept.append(".".join(path))
+
+
 def _retain_node_ports(
     body: dict[str, Any], observed: Mapping[str, Any], manager: str, kept: list[str]
 ) -> None:
@@ -198,11 +216,13 @@ def retain(
     *,
     retain_replicas: bool = False,
     manager: str = FIELD_MANAGER,
+    retained_paths: Sequence[Sequence[str]] = (),
 ) -> Retained:
     """`retain` is `desired` (the body about to be applied) without the fields the member owns in its
     copy `observed` (None: there is no copy yet, nothing is retained); see the module docstring.
     `retain_replicas` says whether `spec.replicas` is the member's (`wants_retained_replicas`, or an
-    HPA there targets the object). `desired` is not modified."""
+    HPA there targets the object); `retained_paths` are a custom kind's member-owned fields (its
+    interpreter's `retention`). `desired` is not modified."""
     body = copy.deepcopy(dict(desired))
     if observed is None:
         return Retained(body)
@@ -222,6 +242,8 @@ def retain(
         _retain_secrets(body, observed, manager, kept)
     elif group == "" and kind == "Pod":
         _retain_scalar(body, observed, ("spec", "nodeName"), manager, kept)
+    for path in retained_paths:
+        _retain_path(body, observed, path, manager, kept)
     return Retained(body, tuple(kept))
 
 

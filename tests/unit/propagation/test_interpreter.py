@@ -15,6 +15,7 @@ from kokpit.propagation.clusters import ClusterInfo
 from kokpit.propagation.interpreter import Interpreter, InterpreterError, Interpreters, compile_interpreter
 from kokpit.propagation.names import BindingRef
 from kokpit.propagation.replicas import with_replicas, workload_replicas
+from kokpit.propagation.retain import retain
 from kokpit.propagation.status import ClusterReport, has_template_status, judge_health, template_status
 from kokpit.propagation.work_render import render_manifest
 
@@ -306,3 +307,28 @@ def test_a_failing_aggregation_leaves_available_false_with_the_error() -> None:
     status = template_status("example.io", "Widget", reports, generation=None, interpreter=broken)
     assert status is not None
     assert status.available.reason == "StatusAggregationFailed"
+
+
+@pytest.mark.parametrize(
+    ("owner", "kept"),
+    [
+        pytest.param("member-controller", {"size": 6}, id="a retained field the member owns is left out"),
+        pytest.param(
+            "kokpit", {"size": 6, "paused": False}, id="a retained field kokpit owns is still applied"
+        ),
+    ],
+)
+def test_retention_paths_of_a_custom_kind_stay_the_members(owner: str, kept: dict[str, Any]) -> None:
+    widgets = compiled({"retention": {"paths": ["spec.paused"]}})
+    desired = {**WIDGET, "spec": {"size": 6, "paused": False}}
+    observed = {
+        **WIDGET,
+        "metadata": {
+            "name": "w",
+            "managedFields": [
+                {"manager": owner, "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:paused": {}}}}
+            ],
+        },
+        "spec": {"size": 6, "paused": True},
+    }
+    assert retain(desired, observed, retained_paths=widgets.retained).body["spec"] == kept
