@@ -185,6 +185,7 @@ class BindingReconciler:
         for informer in (ctx.bindings, ctx.cluster_bindings):
             informer.add_handler(route(self._template_of_binding, spec_only=True))
         ctx.works.add_handler(route(self._template_of_work, spec_only=True))
+        ctx.interpreters.informer.add_handler(route(self._templates_of_interpreter, spec_only=True))
 
         def cluster_changed(old: Any, new: Any) -> None:
             if _cluster_view(old) != _cluster_view(new):
@@ -205,6 +206,13 @@ class BindingReconciler:
 
     def _is_mine(self, resource: Mapping[str, Any]) -> bool:
         return (resource.get("apiVersion"), resource.get("kind")) == (self.kind.api_version, self.kind.kind)
+
+    def _templates_of_interpreter(self, interpreter: Any) -> list[Key]:
+        """Every template of this kind, when `interpreter` (a ResourceInterpreter) is for it."""
+        target = (interpreter.get("spec") or {}).get("target") or {}
+        if (target.get("apiVersion"), target.get("kind")) != (self.kind.api_version, self.kind.kind):
+            return []
+        return [Key.of(self.context.hub, t) for t in self.templates.list()]
 
     def _templates_of_policy(self, policy: Any) -> list[Key]:
         if not raw_selects_kind(policy, self.kind.api_version, self.kind.kind):
