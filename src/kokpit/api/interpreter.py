@@ -49,8 +49,7 @@ class CustomizationTarget(KokpitModel):
     model_config = ConfigDict(
         json_schema_extra=validations(
             cel(
-                "!(self.apiVersion.split('/')[0] == 'kokpit.io' "
-                "|| self.apiVersion.split('/')[0].endsWith('.kokpit.io'))",
+                r"!self.apiVersion.matches('^([a-z0-9-]+\\.)*kokpit\\.io/')",
                 "kokpit's own kinds cannot be given an interpreter",
                 field_path=".apiVersion",
             ),
