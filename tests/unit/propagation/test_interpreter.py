@@ -13,6 +13,7 @@ from kokpit.api.registry import ALL_RESOURCES
 from kokpit.api.work import Health
 from kokpit.propagation.clusters import ClusterInfo
 from kokpit.propagation.interpreter import Interpreter, InterpreterError, Interpreters, compile_interpreter
+from kokpit.propagation.interpreter_controller import compile_raw
 from kokpit.propagation.names import BindingRef
 from kokpit.propagation.replicas import with_replicas, workload_replicas
 from kokpit.propagation.retain import retain
@@ -332,3 +333,36 @@ def test_retention_paths_of_a_custom_kind_stay_the_members(owner: str, kept: dic
         "spec": {"size": 6, "paused": True},
     }
     assert retain(desired, observed, retained_paths=widgets.retained).body["spec"] == kept
+
+
+@pytest.mark.parametrize(
+    ("customizations", "message"),
+    [
+        pytest.param(
+            {"healthInterpretation": {"expression": "object.status.ready =="}},
+            "healthInterpretation",
+            id="a CEL error is the Accepted=False message",
+        ),
+        pytest.param(
+            {"replicaRevision": {"path": "spec.size"}},
+            "go together",
+            id="a schema error is the Accepted=False message",
+        ),
+    ],
+)
+def test_compile_raw_says_why_an_interpreter_is_not_accepted(
+    customizations: dict[str, Any], message: str
+) -> None:
+    raw: dict[str, Any] = {
+        "apiVersion": "config.kokpit.io/v1alpha1",
+        "kind": "ResourceInterpreter",
+        "metadata": {"name": "widgets"},
+        "spec": {
+            "target": {"apiVersion": "example.io/v1", "kind": "Widget"},
+            "customizations": customizations,
+        },
+    }
+    result = compile_raw(raw)
+    assert isinstance(result, str)
+    assert message in result
+    assert isinstance(compile_raw({**raw, "spec": {**raw["spec"], "customizations": FULL}}), Interpreter)
