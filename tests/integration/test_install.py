@@ -26,7 +26,9 @@ from kokpit.api import ALL_RESOURCES, CLUSTER, PrinterColumn
 from kokpit.api.crd import crd_manifest
 from kokpit.binaries import find_binaries
 from kokpit.cli.install import install as install_command
+from kokpit.controlplane import bootstrap_tokens
 from kokpit.errors import KokpitError
+from kokpit.fleet.registration.names import BOOTSTRAP_ROLE
 from kokpit.hub.install import FIELD_MANAGER, NAMESPACE, install
 
 ClusterResource = create_global_resource(CLUSTER.group, CLUSTER.version, CLUSTER.kind, CLUSTER.plural)
@@ -76,6 +78,14 @@ async def test_install_twice_establishes_the_crds_and_changes_nothing_the_second
     objects = [f"namespace/{NAMESPACE}"] + [
         f"customresourcedefinition/{resource.crd_name}" for resource in ALL_RESOURCES
     ]
+    # Then what lets Pull members register: cluster-info, readable anonymously, and CSRs for agent tokens.
+    objects += [
+        f"configmap/{bootstrap_tokens.CLUSTER_INFO_NAME}",
+        f"role/{bootstrap_tokens.CLUSTER_INFO_READER}",
+        f"rolebinding/{bootstrap_tokens.CLUSTER_INFO_READER}",
+        f"clusterrole/{BOOTSTRAP_ROLE}",
+        f"clusterrolebinding/{BOOTSTRAP_ROLE}",
+    ]
     first = await install(client)
     assert [line.rsplit(" ", 1)[0] for line in first] == objects
     second = await install(client)
@@ -96,10 +106,12 @@ async def test_a_changed_declaration_is_applied_and_reverted(client: AsyncClient
     extra = PrinterColumn("Probed", "date", ".status.lastProbeTime", priority=1)
     changed = dataclasses.replace(CLUSTER, printer_columns=(*CLUSTER.printer_columns, extra))
     try:
-        assert await install(client, resources=[changed]) == [
+        report = await install(client, resources=[changed])
+        assert report[:2] == [
             f"namespace/{NAMESPACE} unchanged",
             f"customresourcedefinition/{CLUSTER.crd_name} configured",
         ]
+        assert all(line.endswith(" unchanged") for line in report[2:])
         crd = await client.get(CustomResourceDefinition, CLUSTER.crd_name)
         assert "Probed" in [c.name for c in crd.spec.versions[0].additionalPrinterColumns or []]
     finally:
