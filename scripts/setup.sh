@@ -16,9 +16,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # --- Debian packages ------------------------------------------------------------------------------
 # The sandbox hosts run an sshd; their nodes use runc, the CNI plugins and iptables, and the test
-# web image is made from the static busybox.
+# web image is made from the static busybox; a Pull member's firewall is an nftables table.
 packages=(git ca-certificates curl procps iproute2 make
-  openssh-server runc containernetworking-plugins busybox-static iptables conntrack)
+  openssh-server runc containernetworking-plugins busybox-static iptables conntrack nftables)
 missing=()
 if command -v dpkg-query >/dev/null; then
   for p in "${packages[@]}"; do
@@ -30,6 +30,15 @@ if ((${#missing[@]})); then
   sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- inotify instances ------------------------------------------------------------------------------
+# Every API server, controller-manager and kwok of a sandbox watches files (certificates, kwok's
+# container logs); a test session runs dozens at once, past the kernel's default of 128 instances
+# per user (kind asks for the same raise).
+if [[ $(id -u) -eq 0 && -w /proc/sys/fs/inotify/max_user_instances ]] &&
+  (($(cat /proc/sys/fs/inotify/max_user_instances) < 1024)); then
+  echo 1024 >/proc/sys/fs/inotify/max_user_instances
 fi
 
 # --- Go (builds the Kubernetes binaries) ----------------------------------------------------------
