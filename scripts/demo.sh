@@ -3,7 +3,9 @@
 # and three member clusters of real Kubernetes processes with kwok nodes), installs kokpit on the
 # hub, runs the hub's controllers, joins the members in three regions, writes a sample app and a
 # PropagationPolicy to the hub, and shows the app spread across the members and its status back
-# on the hub. Everything it starts is stopped when it ends; on a terminal it
+# on the hub. As root, member3 runs behind a firewall as a Pull member (its agent registers with a
+# token and dials out; its copy is shown through the hub's proxy), and a hosted cluster gets two
+# real nodes. Everything it starts is stopped when it ends; on a terminal it
 # waits for Enter first, so the fleet can be explored from another shell.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +28,18 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 $kokpit sandbox down --dir "$dir" >/dev/null 2>&1 || true
-say "starting a hub and 3 member clusters"
-$kokpit sandbox up --members 3 --nodes 3 --dir "$dir"
+# As root, member3 sits behind a firewall in its own network namespace and joins by itself as a
+# Pull cluster: its agent registers with a bootstrap token and dials out to the hub.
+pull=()
+push=(1 2 3)
+if [[ $(id -u) -eq 0 ]]; then
+  pull=(--pull member3)
+  push=(1 2)
+  say "starting a hub and 3 member clusters (member3 behind a firewall, run by its agent)"
+else
+  say "starting a hub and 3 member clusters"
+fi
+$kokpit sandbox up --members 3 --nodes 3 --dir "$dir" "${pull[@]}"
 
 export KOKPIT_KUBECONFIG="$dir/hub.kubeconfig"
 say "installing kokpit on the hub and starting its controllers"
@@ -35,15 +47,25 @@ $kokpit install
 mkdir -p "$dir/logs"
 # The hub keeps the hosted cluster's etcd and control plane in a state directory of this run only.
 rm -rf "$dir/hub-state"
-$kokpit hub run --metrics-port 0 --probe-period 2 --state-dir "$dir/hub-state" >"$dir/logs/kokpit-hub.log" 2>&1 &
+# The proxy and the agents' tunnel listen where the hub API server does (with a Pull member: the
+# address its namespace reaches).
+hub_host=$("$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" config view --minify -o jsonpath='{.clusters[0].cluster.server}' | sed -E 's#https://([^:/]+).*#\1#')
+$kokpit hub run --metrics-port 0 --probe-period 2 --state-dir "$dir/hub-state" --proxy-addr "$hub_host:0" \
+  >"$dir/logs/kokpit-hub.log" 2>&1 &
 hub_pid=$!
 
 say "joining the members"
 regions=(eu-west us-east ap-south)
-for i in 1 2 3; do
+for i in "${push[@]}"; do
   region=${regions[$((i - 1))]}
   $kokpit join "member$i" --kubeconfig "$dir/member$i.kubeconfig" --provider kwok --region "$region" --zone "$region-a"
 done
+if [[ ${#pull[@]} -gt 0 ]]; then
+  for _ in $(seq 1 120); do
+    "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" get clusters.cluster.kokpit.io member3 >/dev/null 2>&1 && break
+    sleep 0.5
+  done
+fi
 "$kubectl" --kubeconfig "$KOKPIT_KUBECONFIG" wait --for=condition=Ready clusters.cluster.kokpit.io --all --timeout=60s
 $kokpit get clusters
 
@@ -107,10 +129,20 @@ for _ in $(seq 1 120); do
 done
 
 say "where it runs"
+if [[ ${#pull[@]} -gt 0 ]]; then
+  # member3 cannot be reached from here: ask through the hub's proxy, which goes down its agent's tunnel.
+  $kokpit get kubeconfig member3 --proxy --output "$dir/member3-proxy.kubeconfig"
+fi
 for member in member1 member2 member3; do
-  echo "--- $member"
-  "$kubectl" --kubeconfig "$dir/$member.kubeconfig" get deployment -n demo -L served-from
-  "$kubectl" --kubeconfig "$dir/$member.kubeconfig" get pods -n demo -o wide
+  kubeconfig="$dir/$member.kubeconfig"
+  if [[ $member == member3 && ${#pull[@]} -gt 0 ]]; then
+    kubeconfig="$dir/member3-proxy.kubeconfig"
+    echo "--- $member (Pull, through the hub's proxy and its agent's tunnel)"
+  else
+    echo "--- $member"
+  fi
+  "$kubectl" --kubeconfig "$kubeconfig" get deployment -n demo -L served-from
+  "$kubectl" --kubeconfig "$kubeconfig" get pods -n demo -o wide
 done
 
 say "what the hub knows: the binding (where and why) and the template's aggregated status"
