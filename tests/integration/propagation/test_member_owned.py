@@ -3,7 +3,9 @@ fights it nor writes to the copy; a Service keeps the addresses the member alloc
 
 kokpit's writes to a member are counted from the hub manager's own client metrics
 (`kokpit_api_requests_total{cluster="member/<name>"}`, every method but GET), so "no write" means no
-request of kokpit changed anything there, whatever the member's resourceVersions say.
+request of kokpit changed anything there, whatever the member's resourceVersions say. That count is
+per member, not per object, so the module runs on a sandbox of its own (`fleet` below): on the
+session's, what earlier modules left on the hub is delivered to the same member meanwhile.
 """
 
 from __future__ import annotations
@@ -11,19 +13,37 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from kokpit import sandbox as sandboxes
 from kokpit.fleet.names import member_client_name
-from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+from kokpit.sandbox import UpOptions
+from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, wait_until
 
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 120.0
 QUIET = 60.0
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
+    """A hub and three members for this module alone, kokpit installed and the members joined."""
+    directory = tmp_path_factory.mktemp("member-owned")
+    state = sandboxes.up(directory, UpOptions(members=3, nodes=1, tie_to_parent=True))
+    handle = SandboxHandle(dir=directory, state=state)
+    try:
+        ensure_joined(handle, handle.kubeconfig("hub"))
+        yield handle
+    finally:
+        sandboxes.down(directory)
+
+
 """How long the HPA-scaled copy is watched for kokpit's writes (the acceptance's minute)."""
 
 
