@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
-import os
 import secrets
 import string
 from collections.abc import Awaitable, Callable, Mapping
@@ -35,6 +33,7 @@ from lightkube.models.certificates_v1 import CertificateSigningRequestSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.certificates_v1 import CertificateSigningRequest
 
+from kokpit.controlplane.files import write_private
 from kokpit.errors import KokpitError
 from kokpit.fleet.names import AGENTS_GROUP, agent_user
 from kokpit.fleet.registration.names import AGENT_SIGNER, CSR_NAME_PREFIX
@@ -200,27 +199,10 @@ def retry_delay(attempt: int, *, until_expiry: timedelta) -> float:
 # --- I/O -----------------------------------------------------------------------------------------------
 
 
-def write_private(path: Path, text: str) -> None:
-    """`write_private` replaces `path` with `text` atomically, mode 0600 from the first byte (the
-    directory is made 0700 when missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        raise
-
-
 def write_agent_kubeconfig(path: Path, credentials: AgentCredentials, *, cluster: str) -> None:
     """`write_agent_kubeconfig` writes `agent_kubeconfig` to `path` (atomic, 0600)."""
-    write_private(path, yaml.safe_dump(agent_kubeconfig(credentials, cluster=cluster), sort_keys=False))
+    text = yaml.safe_dump(agent_kubeconfig(credentials, cluster=cluster), sort_keys=False)
+    write_private(path, text.encode())
 
 
 def load_credentials(path: Path) -> AgentCredentials:
