@@ -12,4 +12,4 @@ printf '\033[1m==> ruff\033[0m\n' >&2
 printf '\033[1m==> mypy\033[0m\n' >&2
 .venv/bin/mypy
 printf '\033[1m==> pytest\033[0m\n' >&2
-exec .venv/bin/pytest -q -p no:cacheprovider "$@"
+exec .venv/bin/pytest -q -p no:cacheprovider --durations=40 "$@"
