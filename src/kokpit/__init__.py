@@ -3,7 +3,8 @@
 The public face of kokpit as a library: the resource models (every kind kokpit serves, as pydantic
 models whose CRDs are generated from them), the controller runtime's `Manager`, the hub's settings
 and domain wiring, and the CLI entry point. Everything else is an implementation detail that may
-change; each domain package (`kokpit.fleet`, `kokpit.propagation`, `kokpit.etcd`, `kokpit.hosted`)
+change; each domain package (`kokpit.fleet`, `kokpit.propagation`, `kokpit.etcd`, `kokpit.hosted`,
+`kokpit.components`)
 exports its own few names in its `__all__`.
 
     from kokpit import Cluster, HubSettings, Manager
@@ -12,6 +13,7 @@ exports its own few names in its `__all__`.
 from __future__ import annotations
 
 from kokpit.api import ALL_RESOURCES, Cluster
+from kokpit.api.component import Component, ComponentTemplate
 from kokpit.api.etcd import EtcdBackup, EtcdCluster
 from kokpit.api.hostedcluster import HostedCluster
 from kokpit.api.interpreter import ResourceInterpreter
@@ -39,6 +41,8 @@ __all__ = [
     "ClusterOverridePolicy",
     "ClusterPropagationPolicy",
     "ClusterResourceBinding",
+    "Component",
+    "ComponentTemplate",
     "EtcdBackup",
     "EtcdCluster",
     "Host",

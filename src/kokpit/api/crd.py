@@ -54,6 +54,21 @@ AGE = PrinterColumn(
 
 
 @dataclass(frozen=True)
+class ServedVersion:
+    """A version served besides the storage one: its name, models and columns.
+
+    The API server converts between versions with the CRD's conversion strategy; `crd_manifest` writes
+    `None` (only `apiVersion` is rewritten) until kokpit serves the conversion webhook, so a type with
+    versions of different shapes must not be written in them before that.
+    """
+
+    name: str
+    spec: type[BaseModel]
+    status: type[BaseModel] | None = None
+    printer_columns: tuple[PrinterColumn, ...] = ()
+
+
+@dataclass(frozen=True)
 class ResourceType:
     """The declaration of one kokpit resource type, served at one version with a status subresource.
 
@@ -79,6 +94,8 @@ class ResourceType:
     extra_rules: tuple[dict[str, Any], ...] = field(default=(), hash=False)
     """CEL rules on the whole object (`kokpit.api.meta.cel`), for checks that span spec and metadata.
     Left out of the hash (dicts do not hash), so a type with rules can still key a cache."""
+    other_versions: tuple[ServedVersion, ...] = ()
+    """Versions served besides `version`, which stays the storage version."""
 
     @property
     def api_version(self) -> str:
@@ -101,10 +118,13 @@ class ResourceType:
         return list(dict.fromkeys((CATEGORY, *self.categories)))
 
 
-def object_schema(resource: ResourceType) -> Schema:
+def object_schema(resource: ResourceType, served: ServedVersion | None = None) -> Schema:
     """`object_schema` returns the structural schema of a whole object: apiVersion, kind, metadata, spec,
-    status. Metadata is only `type: object`; the API server validates it itself."""
-    spec = structural_schema(resource.spec)
+    status. Metadata is only `type: object`; the API server validates it itself. `served` picks one of
+    `other_versions` instead of the storage version's models."""
+    spec_model = served.spec if served is not None else resource.spec
+    status_model = served.status if served is not None else resource.status
+    spec = structural_schema(spec_model)
     properties: dict[str, Schema] = {
         "apiVersion": {
             "type": "string",
@@ -114,8 +134,8 @@ def object_schema(resource: ResourceType) -> Schema:
         "metadata": {"type": "object"},
         "spec": spec,
     }
-    if resource.status is not None:
-        properties["status"] = structural_schema(resource.status)
+    if status_model is not None:
+        properties["status"] = structural_schema(status_model)
     schema: Schema = {"type": "object"}
     if resource.description:
         schema["description"] = resource.description
@@ -151,6 +171,26 @@ def crd_manifest(resource: ResourceType) -> dict[str, Any]:
         "subresources": {"status": {}},
         "additionalPrinterColumns": columns,
     }
+    versions = [version]
+    for served in resource.other_versions:
+        versions.append(
+            {
+                "name": served.name,
+                "served": True,
+                "storage": False,
+                "schema": {"openAPIV3Schema": object_schema(resource, served)},
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [c.manifest() for c in (*served.printer_columns, AGE)],
+            }
+        )
+    spec: dict[str, Any] = {
+        "group": resource.group,
+        "names": names,
+        "scope": resource.scope,
+        "versions": versions,
+    }
+    if resource.other_versions:
+        spec["conversion"] = {"strategy": "None"}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -158,10 +198,5 @@ def crd_manifest(resource: ResourceType) -> dict[str, Any]:
             "name": resource.crd_name,
             "labels": {"app.kubernetes.io/part-of": "kokpit", "app.kubernetes.io/managed-by": "kokpit"},
         },
-        "spec": {
-            "group": resource.group,
-            "names": names,
-            "scope": resource.scope,
-            "versions": [version],
-        },
+        "spec": spec,
     }
