@@ -44,14 +44,26 @@ from the current assignment (`previous`: cluster -> replicas) while every cluste
 
 A cluster of the assignment that is no longer selected (the placement changed, a taint, failover) or a
 total that does not fit the rooms re-divides from scratch; so does the first scheduling. A cluster's room
-counts the replicas it already runs for this resource. Static and equal weights are a function of the
-weights and the total alone (as in Karmada), so a changed weight takes effect at once.
+counts the replicas it already runs for this resource.
+
+Static weights (`staticWeightList`) are steady too (`scale_static`), since the remainder rule alone is not:
+7 replicas at 1:3:3 are 1/3/3 and 3 are 1/1/1, but 4 are 0/2/2, so a scale from 3 to 4 would move one.
+Each cluster's exact share is replicas * weight / total weight; from the current assignment a scale-up adds
+one replica at a time to the cluster furthest below its share, a scale-down removes one at a time from
+the cluster furthest above it (ties: a replica is added to the higher weight, then to the cluster holding
+more, as Karmada orders by weight and last replicas; removed from the lower weight, then from the cluster
+holding fewer; then by name), so 3 at 1/1/1 scaled to 4 become 1/2/1. The same total keeps the current
+assignment while every cluster holds its share rounded down or up (Karmada keeps the previous place of
+the remainder the same way); otherwise, and so after a changed weight, it re-divides by the weights at
+once. Equal weights (no weightPreference) re-divide from scratch, as in Karmada.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from math import ceil, floor
 
 from kokpit.api.policy import (
     ClusterAffinity,
@@ -282,6 +294,39 @@ def scale_up_aggregated(current: Mapping[str, int], extra: int, free: Mapping[st
         shares[name] += step
         left -= step
     return dict(sorted(shares.items()))
+
+
+def scale_static(
+    replicas: int, weights: Mapping[str, int], current: Mapping[str, int]
+) -> dict[str, int] | None:
+    """`scale_static` is the steady division of `replicas` by static `weights` from the `current`
+    assignment (see the module docstring): a scale-up only adds, a scale-down only removes, one replica at
+    a time where the distance to the exact share is largest (ties as the module docstring says); the same
+    total keeps `current` while every weighted cluster holds its share rounded down or up. None to divide
+    from scratch: no current assignment, a current cluster without weight, or the same total out of those
+    bounds."""
+    held = {name: count for name, count in current.items() if count > 0}
+    if not held or any(weights.get(name, 0) <= 0 for name in held):
+        return None
+    total = sum(weights.values())
+    shares = {name: Fraction(replicas * weight, total) for name, weight in weights.items()}
+    result = {name: held.get(name, 0) for name in weights}
+    count = sum(result.values())
+    if count == replicas:
+        bounded = all(floor(shares[n]) <= result[n] <= ceil(shares[n]) for n in weights)
+        return dict(sorted(result.items())) if bounded else None
+    while count < replicas:
+        name = min(weights, key=lambda n: (result[n] - shares[n], -weights[n], -held.get(n, 0), n))
+        result[name] += 1
+        count += 1
+    while count > replicas:
+        name = min(
+            (n for n in weights if result[n] > 0),
+            key=lambda n: (shares[n] - result[n], weights[n], held.get(n, 0), n),
+        )
+        result[name] -= 1
+        count -= 1
+    return dict(sorted(result.items()))
 
 
 # --- spreading -------------------------------------------------------------------------------------------
@@ -541,7 +586,10 @@ def _divide(
                 raise fail(
                     NoClusterFitError, "no selected cluster matches an entry of staticWeightList", unassigned
                 )
-            shares = divide_by_weights(replicas, weights)
+            positive = {name: weight for name, weight in weights.items() if weight > 0}
+            shares = scale_static(replicas, positive, _current(before, list(positive))) or divide_by_weights(
+                replicas, weights
+            )
         else:
             shares = divide_by_weights(replicas, dict.fromkeys(names, 1))
 

@@ -22,6 +22,7 @@ from kokpit.propagation import (
     InsufficientCapacityError,
     scale_down,
     scale_down_aggregated,
+    scale_static,
     scale_up,
     scale_up_aggregated,
     schedule,
@@ -236,3 +237,103 @@ def test_no_scale_moves_replicas_between_clusters(
         assert all(result.get(n, 0) >= previous.get(n, 0) for n in names)
     else:
         assert all(result.get(n, 0) <= previous.get(n, 0) for n in names)
+
+
+def static(*weights: int) -> Placement:
+    """Divided by a staticWeightList giving member1..N these weights."""
+    return divided(
+        "Weighted",
+        {
+            "staticWeightList": [
+                {"targetCluster": {"clusterNames": [f"member{n}"]}, "weight": weight}
+                for n, weight in enumerate(weights, start=1)
+            ]
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("placement", "previous", "replicas", "expected"),
+    [
+        pytest.param(
+            static(1, 3, 3), {}, 3, at(1, 1, 1),
+            id="static 1:3:3: first scheduling of 3 is 1/1/1 by the remainder rule",
+        ),
+        pytest.param(
+            static(1, 3, 3), at(1, 1, 1), 4, at(1, 2, 1),
+            id="static 1:3:3: 3 at 1/1/1 scaled to 4 only adds (1/2/1; from scratch 0/2/2 would move one)",
+        ),
+        pytest.param(
+            static(1, 3, 3), at(1, 2, 1), 4, at(1, 2, 1),
+            id="static 1:3:3: 4 at 1/2/1 stays, each cluster holding its share rounded down or up",
+        ),
+        pytest.param(
+            static(1, 3, 3), at(1, 2, 1), 7, at(1, 3, 3),
+            id="static 1:3:3: 4 at 1/2/1 scaled to 7 reaches the weights exactly",
+        ),
+        pytest.param(
+            static(1, 3, 3), at(1, 2, 1), 3, at(1, 1, 1),
+            id="static 1:3:3: 4 at 1/2/1 scaled to 3 only removes, from the cluster furthest above its share",
+        ),
+        pytest.param(
+            static(1, 3, 3), at(1, 3, 3), 2, at(0, 1, 1),
+            id="static 1:3:3: 7 at 1/3/3 scaled to 2 only removes",
+        ),
+        pytest.param(
+            static(3, 1, 1), at(1, 2, 1), 4, at(2, 1, 1),
+            id="static weights changed to 3:1:1 at the same total: re-divided at once",
+        ),
+        pytest.param(
+            static(1, 1), at(2, 1), 3, at(2, 1),
+            id="static 1:1: 3 at 2/1 stays (Karmada keeps the previous remainder's place)",
+        ),
+        pytest.param(
+            static(1, 1), at(1, 2), 5, at(2, 3),
+            id="static 1:1: 3 at 1/2 scaled to 5 keeps member2 the one with more",
+        ),
+        pytest.param(
+            static(1, 1, 1), {"member1": 3, "member4": 3}, 6, at(3, 2, 1),
+            id="static 1:1:1: member4 gone, its 3 replicas go to the clusters furthest below their share",
+        ),
+        pytest.param(
+            static(1, 1), at(2, 2, 2), 6, at(3, 3),
+            id="static 1:1 naming member1 and member2 only: member3's replicas go to them",
+        ),
+    ],
+)  # fmt: skip
+def test_a_scale_of_static_weights_keeps_the_distribution(
+    placement: Placement, previous: dict[str, int], replicas: int, expected: dict[str, int]
+) -> None:
+    result = schedule(members(10, 10, 10), placement, replicas=replicas, previous=previous)
+    assert result.replicas_by_cluster() == expected
+
+
+def test_scale_static_divides_from_scratch_without_a_current_assignment() -> None:
+    assert scale_static(5, {"a": 1, "b": 1}, {}) is None
+    assert scale_static(5, {"a": 1}, {"a": 2, "b": 2}) is None
+
+
+@given(
+    weights=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=4),
+    first=st.integers(min_value=0, max_value=30),
+    totals=st.lists(st.integers(min_value=0, max_value=40), min_size=1, max_size=6),
+)
+def test_static_scales_only_add_or_only_remove_and_then_hold(
+    weights: list[int], first: int, totals: list[int]
+) -> None:
+    """From a first division, through any sequence of scales: a scale-up never takes a replica from a
+    cluster, a scale-down never adds one, and scheduling again at the same total changes nothing."""
+    placement = static(*weights)
+    clusters = members(*([100] * len(weights)))
+    previous = schedule(clusters, placement, replicas=first).replicas_by_cluster() if first else {}
+    for replicas in totals:
+        result = schedule(clusters, placement, replicas=replicas, previous=previous).replicas_by_cluster()
+        assert sum(result.values()) == replicas
+        names = set(result) | set(previous)
+        if previous and replicas >= sum(previous.values()):
+            assert all(result.get(n, 0) >= previous.get(n, 0) for n in names), (previous, result)
+        elif previous:
+            assert all(result.get(n, 0) <= previous.get(n, 0) for n in names), (previous, result)
+        again = schedule(clusters, placement, replicas=replicas, previous=result).replicas_by_cluster()
+        assert again == result
+        previous = result
