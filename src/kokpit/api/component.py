@@ -19,12 +19,20 @@ values a Component passes to it.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field
+from pydantic import ConfigDict, Field, model_validator
 
 from kokpit.api.crd import PrinterColumn, ResourceType, ServedVersion
-from kokpit.api.meta import DNS_LABEL_PATTERN, Conditions, KokpitModel, ObjectMeta, list_map
+from kokpit.api.meta import (
+    DNS_LABEL_PATTERN,
+    Conditions,
+    KokpitModel,
+    ObjectMeta,
+    cel,
+    list_map,
+    validations,
+)
 from kokpit.api.policy import LabelSelector
 
 GROUP = "apps.kokpit.io"
@@ -173,6 +181,16 @@ class ServiceType(StrEnum):
 class ServiceExposure(KokpitModel):
     """The Service in front of the workload."""
 
+    model_config = ConfigDict(
+        json_schema_extra=validations(
+            cel(
+                "!has(self.loadBalancerClass) || (has(self.type) && self.type == 'LoadBalancer')",
+                "loadBalancerClass is for Services of type LoadBalancer",
+                field_path=".loadBalancerClass",
+            ),
+        )
+    )
+
     type: ServiceType | None = None
     """ClusterIP (the default), NodePort or LoadBalancer."""
     port: Port | None = None
@@ -181,6 +199,12 @@ class ServiceExposure(KokpitModel):
         Annotated[str, Field(min_length=1, max_length=253, pattern=r"^[a-z0-9.-]+/[A-Za-z0-9._-]+$")] | None
     ) = None
     """The Service's `loadBalancerClass` (type LoadBalancer only), e.g. `kokpit.io/l4`."""
+
+    @model_validator(mode="after")
+    def _class_needs_load_balancer(self) -> Self:
+        if self.load_balancer_class is not None and self.type is not ServiceType.LOAD_BALANCER:
+            raise ValueError("loadBalancerClass is for Services of type LoadBalancer")
+        return self
 
 
 class IngressExposure(KokpitModel):

@@ -103,29 +103,54 @@ def spec_to_v1alpha1(beta: Mapping[str, Any]) -> dict[str, Any]:
     return alpha
 
 
-def _restore(base: dict[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
-    """`_restore` puts back into `base` (from the v1alpha1 fields) what only `stored` (the v1beta1 spec
-    kept in the annotation) knows, where the v1alpha1 fields still agree with it."""
-    if spec_to_v1alpha1(stored) == spec_to_v1alpha1(base):
-        return copy.deepcopy(dict(stored))
-    out = copy.deepcopy(base)
-    stored_exposure = stored.get("exposure") or {}
-    exposure = out.get("exposure") or {}
-    service, stored_service = exposure.get("service"), stored_exposure.get("service")
-    if (
-        service is not None
-        and stored_service is not None
-        and service.get("type") == stored_service.get("type")
-    ):
-        if "loadBalancerClass" in stored_service:
-            service["loadBalancerClass"] = stored_service["loadBalancerClass"]
+def _merge_part(
+    base: Mapping[str, Any] | None, stored: Mapping[str, Any] | None, own: tuple[str, ...]
+) -> Any:
+    """`_merge_part` is `stored` with the keys v1alpha1 can say (`own`) taken from `base`; None when
+    v1alpha1 no longer has the part."""
+    if base is None:
+        return None
+    if stored is None:
+        return copy.deepcopy(dict(base))
+    out = copy.deepcopy(dict(stored))
+    for key in own:
+        if key in base:
+            out[key] = copy.deepcopy(base[key])
         else:
+            out.pop(key, None)
+    return out
+
+
+def _restore(base: dict[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """`_restore` merges `base` (the v1beta1 spec from the v1alpha1 fields) with `stored` (the v1beta1
+    spec kept in the annotation): what v1alpha1 says comes from `base`, what only v1beta1 can say from
+    `stored`. A `loadBalancerClass` is kept while the Service stays a LoadBalancer."""
+    out = {k: v for k, v in copy.deepcopy(base).items() if k != "exposure"}
+    exposure = base.get("exposure") or {}
+    stored_exposure = stored.get("exposure")
+    merged: dict[str, Any] = {}
+    if isinstance(stored_exposure, Mapping):
+        merged = {
+            k: copy.deepcopy(v) for k, v in stored_exposure.items() if k not in ("port", "service", "ingress")
+        }
+    else:
+        stored_exposure = {}
+    if "port" in exposure:
+        merged["port"] = exposure["port"]
+    service = _merge_part(exposure.get("service"), stored_exposure.get("service"), ("type", "port"))
+    if service is not None:
+        stored_service = stored_exposure.get("service") or {}
+        if service.get("type") != stored_service.get("type") or service.get("type") != "LoadBalancer":
             service.pop("loadBalancerClass", None)
-    ingress, stored_ingress = exposure.get("ingress"), stored_exposure.get("ingress")
-    if ingress is not None and stored_ingress is not None:
-        for key in ("path", "className"):
-            if key in stored_ingress:
-                ingress[key] = stored_ingress[key]
+            base_class = exposure["service"].get("loadBalancerClass")
+            if base_class is not None:
+                service["loadBalancerClass"] = base_class
+        merged["service"] = service
+    ingress = _merge_part(exposure.get("ingress"), stored_exposure.get("ingress"), ("host",))
+    if ingress is not None:
+        merged["ingress"] = ingress
+    if merged or ("exposure" in stored and stored_exposure == {}):
+        out["exposure"] = merged
     return out
 
 
