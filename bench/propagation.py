@@ -11,9 +11,22 @@ own process. Then, in the same run:
    aggregated status shows every Deployment ready;
 3. latency from a template edit to the member update, over `--edits` sequential edits (p50, p99).
 
-It samples the hub process's RSS throughout. Prints one JSON object.
+It samples the hub process's RSS throughout, and over the measured phase (templates written until
+the hub's status shows all ready) counts requests and CPU:
+
+- `hub_requests_per_object`: the hub API server's own `apiserver_request_total`, delta over the
+  phase, less the benchmark's own requests to it (counted on its client), per propagated object
+  (each Deployment and each ConfigMap is one); also by verb and by verb/resource;
+- `member_requests_per_object`: the same on every member's API server, summed, per object;
+- CPU seconds of the hub process and of the hub's kube-apiserver (utime + stime from /proc).
+
+With `--restart-wait S` the hub is then stopped and started again over the delivered templates,
+and the members' write requests over the next S seconds are reported (a restart is not a storm).
+With `--profile PATH` py-spy records the hub process over the measured phase (a flame graph SVG).
+Prints one JSON object.
 
     .venv/bin/python bench/propagation.py [--count 1000] [--members 3] [--edits 100]
+        [--restart-wait 30] [--profile bench/propagation-flame.svg]
 """
 
 from __future__ import annotations
@@ -23,12 +36,17 @@ import asyncio
 import json
 import os
 import platform
+import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -42,11 +60,103 @@ from kokpit import sandbox
 from kokpit.controlplane import processes
 from kokpit.fleet.join import JoinRequest, join
 from kokpit.hub.install import install
+from kokpit.runtime.raw import get_raw
 from kokpit.sandbox.ports import PortAllocator
 
 Deployment = create_namespaced_resource("apps", "v1", "Deployment", "deployments")
 ConfigMap = create_namespaced_resource("", "v1", "ConfigMap", "configmaps")
 CONCURRENCY = 32
+WRITE_VERBS = frozenset({"POST", "PUT", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION"})
+_SAMPLE = re.compile(r"^apiserver_request_total\{(?P<labels>[^}]*)\}\s+(?P<value>\S+)")
+_LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+Requests = Counter[tuple[str, str]]
+"""Requests by (verb, resource), e.g. ("PATCH", "works/status")."""
+
+
+def parse_request_totals(text: str) -> Requests:
+    """`apiserver_request_total` of a Prometheus text page, summed by (verb, resource[/subresource]).
+
+    Codes, scopes and groups are summed away: the benchmark asks how many requests, of which kind.
+    """
+    totals: Requests = Counter()
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        labels = dict(_LABEL.findall(match["labels"]))
+        resource = labels.get("resource", "")
+        if labels.get("subresource"):
+            resource = f"{resource}/{labels['subresource']}"
+        totals[(labels.get("verb", ""), resource)] += int(float(match["value"]))
+    return totals
+
+
+def requests_between(before: Requests, after: Requests, *, own: Requests | None = None) -> Requests:
+    """What the server counted between two scrapes, less `own` (the benchmark's requests)."""
+    delta = Counter(after)
+    delta.subtract(before)
+    if own:
+        delta.subtract(own)
+    return Counter({key: value for key, value in delta.items() if value > 0})
+
+
+def summary(requests: Requests, objects: int) -> dict[str, Any]:
+    """Totals per object, by verb and by verb/resource (largest first)."""
+    by_verb: Counter[str] = Counter()
+    for (verb, _), value in requests.items():
+        by_verb[verb] += value
+    total = sum(requests.values())
+    writes = sum(v for verb, v in by_verb.items() if verb in WRITE_VERBS)
+    return {
+        "total": total,
+        "per_object": round(total / objects, 2) if objects else None,
+        "writes": writes,
+        "writes_per_object": round(writes / objects, 2) if objects else None,
+        "by_verb": dict(by_verb.most_common()),
+        "by_verb_resource": {f"{verb} {resource}": v for (verb, resource), v in requests.most_common()},
+    }
+
+
+async def scrape(api: AsyncClient) -> Requests:
+    response = await get_raw(api, "/metrics", accept="text/plain", timeout=30)
+    response.raise_for_status()
+    return parse_request_totals(response.text)
+
+
+def counting(api: AsyncClient) -> Requests:
+    """Counts the requests `api` sends by (verb, resource), as the server would label them (roughly:
+    GET on a collection is LIST, a `watch=` query is WATCH)."""
+    seen: Requests = Counter()
+
+    async def hook(request: Any) -> None:
+        parts = [part for part in request.url.path.split("/") if part]
+        method = request.method
+        if "namespaces" in parts and parts.index("namespaces") + 2 < len(parts):
+            rest = parts[parts.index("namespaces") + 2 :]
+        elif parts and parts[0] in ("api", "apis"):
+            rest = parts[2:] if parts[0] == "api" else parts[3:]
+        else:
+            rest = parts
+        resource = "/".join([rest[0], *rest[2:3]]) if rest else ""
+        if method == "GET":
+            if "watch" in str(request.url.query):
+                method = "WATCH"
+            elif len(rest) == 1:
+                method = "LIST"
+        seen[(method, resource)] += 1
+
+    api._client._client.event_hooks["request"].append(hook)
+    return seen
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def deployment(name: str, namespace: str, replicas: int) -> dict[str, Any]:
@@ -187,11 +297,49 @@ async def baseline(members: dict[str, Path], count_: int, replicas: int) -> floa
             await api.close()
 
 
+@dataclass
+class Watched:
+    """The processes whose CPU the measured phase counts, and the profiler to stop at its end."""
+
+    hub_pid: int
+    apiserver_pid: int
+    profile: Path | None = None
+    profiler: subprocess.Popen[bytes] | None = None
+
+    def start_profile(self) -> None:
+        if self.profile is not None:
+            self.profiler = subprocess.Popen(
+                [
+                    str(Path(sys.executable).parent / "py-spy"),
+                    "record",
+                    "--pid",
+                    str(self.hub_pid),
+                    "--output",
+                    str(self.profile),
+                    "--format",
+                    "flamegraph",
+                    "--rate",
+                    "50",
+                    "--nonblocking",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+
+    def stop_profile(self) -> None:
+        if self.profiler is not None:
+            self.profiler.send_signal(signal.SIGINT)  # py-spy writes the SVG on SIGINT
+            self.profiler.wait(timeout=120)
+            self.profiler = None
+
+
 async def through_kokpit(
-    hub_path: Path, members: dict[str, Path], count_: int, edits: int, timeout: float
+    hub_path: Path, members: dict[str, Path], count_: int, edits: int, timeout: float, watched: Watched
 ) -> dict[str, Any]:
     hub = client(hub_path)
     apis = {name: client(path) for name, path in members.items()}
+    hub_own = counting(hub)
+    members_own = {name: counting(api) for name, api in apis.items()}
     Policy = create_namespaced_resource(
         "policy.kokpit.io", "v1alpha1", "PropagationPolicy", "propagationpolicies"
     )
@@ -199,6 +347,13 @@ async def through_kokpit(
         await ensure_namespace(hub, "bench")
         await hub.create(Policy.from_dict(policy("bench", list(members))))
         replicas = len(members)
+        hub_before = await scrape(hub)
+        members_before = {name: await scrape(api) for name, api in apis.items()}
+        hub_own.clear()
+        for own in members_own.values():
+            own.clear()
+        cpu_before = cpu_seconds(watched.hub_pid), cpu_seconds(watched.apiserver_pid)
+        watched.start_profile()
         started = time.monotonic()
         tasks: list[Callable[[], Awaitable[Any]]] = []
         for i in range(count_):
@@ -231,6 +386,15 @@ async def through_kokpit(
 
         await wait_for("the hub's aggregated status ready", all_ready, timeout=timeout, poll=1.0)
         ready = time.monotonic() - started
+        cpu_after = cpu_seconds(watched.hub_pid), cpu_seconds(watched.apiserver_pid)
+        watched.stop_profile()
+        own_at_end = Counter(hub_own)  # the scrapes below are the benchmark's too, after the phase
+        hub_requests = requests_between(hub_before, await scrape(hub), own=own_at_end)
+        member_requests: Requests = Counter()
+        for name, api in apis.items():
+            own = Counter(members_own[name])
+            member_requests.update(requests_between(members_before[name], await scrape(api), own=own))
+        objects = 2 * count_
 
         member = next(iter(apis.values()))
         latencies = []
@@ -250,12 +414,46 @@ async def through_kokpit(
             "templates_written_seconds": round(written, 2),
             "applied_seconds": round(applied, 2),
             "hub_status_ready_seconds": round(ready, 2),
+            "hub_requests_per_object": summary(hub_requests, objects)["per_object"],
+            "member_requests_per_object": summary(member_requests, objects)["per_object"],
+            "hub_requests": summary(hub_requests, objects),
+            "member_requests": summary(member_requests, objects),
+            "hub_process_cpu_seconds": round(cpu_after[0] - cpu_before[0], 1),
+            "hub_apiserver_cpu_seconds": round(cpu_after[1] - cpu_before[1], 1),
             "edit_latencies": latencies,
         }
     finally:
         await hub.close()
         for api in apis.values():
             await api.close()
+
+
+async def member_writes(members: dict[str, Path]) -> dict[str, Requests]:
+    """Every member's request totals now (to diff around a hub restart)."""
+    found = {}
+    for name, path in members.items():
+        api = client(path)
+        try:
+            found[name] = await scrape(api)
+        finally:
+            await api.close()
+    return found
+
+
+def restart_figures(
+    before: dict[str, Requests], after: dict[str, Requests], objects: int, wait: float
+) -> dict[str, Any]:
+    """Members' writes while a hub restarted over delivered templates (scrapes are GETs: not writes)."""
+    writes: Requests = Counter()
+    for name in before:
+        delta = requests_between(before[name], after[name])
+        writes.update({key: value for key, value in delta.items() if key[0] in WRITE_VERBS})
+    return {
+        "seconds_watched": wait,
+        "member_writes": sum(writes.values()),
+        "member_writes_by_verb_resource": {f"{v} {r}": n for (v, r), n in writes.most_common()},
+        "objects_delivered": objects,
+    }
 
 
 async def join_all(hub_path: Path, members: dict[str, Path]) -> None:
@@ -289,6 +487,13 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=3)
     parser.add_argument("--edits", type=int, default=100)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument(
+        "--restart-wait",
+        type=float,
+        default=0,
+        help="Then restart the hub and count member writes over this many seconds (0: no restart)",
+    )
+    parser.add_argument("--profile", type=Path, help="py-spy flame graph (SVG) of the measured phase")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kokpit-bench-") as tmp:
@@ -307,9 +512,10 @@ def main() -> None:
         hub_process = None
         peak = 0
         stop = threading.Event()
-        try:
-            asyncio.run(join_all(hub, members))
-            hub_process = processes.launch(
+        restart: dict[str, Any] | None = None
+
+        def launch_hub(log: str) -> processes.LaunchedProcess:
+            return processes.launch(
                 processes.ProcessSpec(
                     name="hub",
                     argv=[
@@ -321,10 +527,14 @@ def main() -> None:
                         f"--kubeconfig={hub}",
                         f"--metrics-port={PortAllocator().take()}",
                     ],
-                    log_path=directory / "logs" / "kokpit-hub.log",
+                    log_path=directory / "logs" / log,
                 ),
                 tie_to_parent=True,
             )
+
+        try:
+            asyncio.run(join_all(hub, members))
+            hub_process = launch_hub("kokpit-hub.log")
             pid = hub_process.pid
 
             def sample() -> None:
@@ -335,7 +545,21 @@ def main() -> None:
 
             threading.Thread(target=sample, daemon=True).start()
             base = asyncio.run(baseline(members, args.count, replicas=1))
-            measured = asyncio.run(through_kokpit(hub, members, args.count, args.edits, args.timeout))
+            watched = Watched(pid, state.clusters["hub"].components["kube-apiserver"].pid, args.profile)
+            try:
+                measured = asyncio.run(
+                    through_kokpit(hub, members, args.count, args.edits, args.timeout, watched)
+                )
+            finally:
+                watched.stop_profile()
+            if args.restart_wait > 0:
+                progress(f"restarting the hub; counting member writes for {args.restart_wait:.0f}s")
+                processes.stop([(hub_process.pid, hub_process.argv[0])])
+                before = asyncio.run(member_writes(members))
+                hub_process = launch_hub("kokpit-hub-restarted.log")
+                time.sleep(args.restart_wait)
+                after = asyncio.run(member_writes(members))
+                restart = restart_figures(before, after, 2 * args.count, args.restart_wait)
         finally:
             stop.set()
             if hub_process is not None:
@@ -360,6 +584,7 @@ def main() -> None:
                     "p50": round(statistics.median(latencies) * 1000, 1),
                     "p99": round(percentile(latencies, 0.99) * 1000, 1),
                 },
+                **({"restart": restart} if restart is not None else {}),
             },
             indent=2,
         )
