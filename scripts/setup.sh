@@ -5,12 +5,21 @@
 #   ~/.cache/kokpit (outside the repository).
 # A second run only checks and returns in seconds.
 #
-#   scripts/setup.sh              what the demo needs
-#   scripts/setup.sh --for-tests  also the older Kubernetes and etcd releases upgrade tests run
+#   scripts/setup.sh                     what the demo needs
+#   scripts/setup.sh --for-tests         also the older Kubernetes and etcd releases upgrade tests run
+#   scripts/setup.sh --upgrade-releases  only those older releases (scripts/test.sh builds them in the
+#                                        background while the first tests run)
 set -euo pipefail
 for_tests=false
 [[ ${1:-} == --for-tests ]] && for_tests=true
 cd "$(dirname "$0")/.."
+
+# Upgrade tests go from the previous minor to the current one (hosted clusters, machines) and across
+# etcd minors (the etcd operator); the etcd one first, its tests come first.
+build_upgrade_releases() {
+  .venv/bin/kokpit binaries build --etcd-version v3.5.35
+  .venv/bin/kokpit binaries build --kubernetes-version v1.35.4
+}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -52,6 +61,11 @@ if ! command -v go >/dev/null; then
   exit 1
 fi
 
+if [[ ${1:-} == --upgrade-releases ]]; then
+  build_upgrade_releases
+  exit
+fi
+
 # --- Python ---------------------------------------------------------------------------------------
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -74,10 +88,7 @@ fi
 say "checking the Kubernetes, etcd, kwok and containerd binaries"
 .venv/bin/kokpit binaries build
 if $for_tests; then
-  # Upgrade tests go from the previous minor to the current one (hosted clusters) and across etcd
-  # minors (the etcd operator).
-  .venv/bin/kokpit binaries build --kubernetes-version v1.35.4
-  .venv/bin/kokpit binaries build --etcd-version v3.5.35
+  build_upgrade_releases
 fi
 # The pause and web images real nodes import (made from Debian's static busybox, no registry).
 .venv/bin/kokpit images build

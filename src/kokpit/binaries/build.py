@@ -116,12 +116,15 @@ def build_binaries(
     results: list[BuildResult] = []
     for recipe, directory in plan(version, etcd, build_date=build_date):
         label = f"{'/'.join(name for name, _ in recipe.targets)} {recipe.version}"
-        if _up_to_date(recipe, directory):
-            results.append(BuildResult(label, recipe.version, directory, built=False, seconds=0.0))
-            continue
-        started = time.monotonic()
-        _Builder(recipe, directory, console=out, label=label).run()
-        seconds = time.monotonic() - started
+        # Checked under the recipe's lock: another process (the tests' background build of the
+        # upgrade releases) may have been building it while this one waited.
+        with _locked(build_root() / f"{recipe.module}-{recipe.version}.lock"):
+            if _up_to_date(recipe, directory):
+                results.append(BuildResult(label, recipe.version, directory, built=False, seconds=0.0))
+                continue
+            started = time.monotonic()
+            _Builder(recipe, directory, console=out, label=label).run()
+            seconds = time.monotonic() - started
         out.print(f"built {label} into {directory} in {_duration(seconds)}", soft_wrap=True)
         results.append(BuildResult(label, recipe.version, directory, built=True, seconds=seconds))
     return results
@@ -174,7 +177,8 @@ def _duration(seconds: float) -> str:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """Holds an exclusive lock on `path` so two builds of one module do not share a work dir."""
+    """Holds an exclusive lock on `path` so two builds of one module do not share a work dir, and a
+    second process waiting for a build finds it done instead of building it again."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -212,9 +216,8 @@ class _Builder:
                 "go not found on PATH: building kokpit's binaries needs Go, see https://go.dev/dl/"
             )
         self.go = go
-        with _locked(build_root() / f"{self.recipe.module}-{self.recipe.version}.lock"):
-            self._prepare()
-            self._build()
+        self._prepare()
+        self._build()
 
     def _prepare(self) -> None:
         source = tools_dir() / self.recipe.module
