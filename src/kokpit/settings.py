@@ -45,6 +45,12 @@ class HubSettings:
     """The https URL clients and agents dial, when not https://HOST:PORT of `proxy_address` (a
     wildcard address, a name, a NAT); its host goes into the serving certificate."""
 
+    # -- kokpit's admission (and later conversion) webhooks --
+    webhook_address: str | None = None
+    """HOST:PORT the webhooks listen on (port 0: any free one); None: not served nor registered."""
+    webhook_url: str | None = None
+    """The https URL the hub API server dials, when not https://HOST:PORT of `webhook_address`."""
+
     @property
     def etcd_root(self) -> Path:
         """The only directory etcd data directories of the process runtime may live under."""

@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "etcd": 3,
     "hosted": 3,
     "machines": 3,
+    "webhooks": 3,
     "components": 3,
     # local fleets
     "sandbox": 4,

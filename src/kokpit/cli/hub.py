@@ -64,6 +64,17 @@ def run(
         str | None,
         typer.Option("--proxy-url", help="The https URL clients dial, when not https://HOST:PORT."),
     ] = None,
+    webhook_addr: Annotated[
+        str,
+        typer.Option(
+            "--webhook-addr",
+            help="HOST:PORT of kokpit's webhooks for the hub API server (port 0: any; empty: none).",
+        ),
+    ] = "127.0.0.1:0",
+    webhook_url: Annotated[
+        str | None,
+        typer.Option("--webhook-url", help="The https URL the hub API server dials, when not HOST:PORT."),
+    ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
@@ -75,6 +86,11 @@ def run(
             advertised(*parse_address(proxy_addr), url=proxy_url)
         except ValueError as error:
             raise KokpitError(f"--proxy-addr/--proxy-url: {error}") from None
+    if webhook_addr:
+        try:
+            advertised(*parse_address(webhook_addr), url=webhook_url)
+        except ValueError as error:
+            raise KokpitError(f"--webhook-addr/--webhook-url: {error}") from None
     setup_logging(fmt="json" if log_format == "json" else "kv")
     options = HubOptions(
         kubeconfig=kubeconfig,
@@ -95,6 +111,8 @@ def run(
             allow_exec_credentials=allow_exec_credentials,
             proxy_address=proxy_addr,
             proxy_url=proxy_url,
+            webhook_address=webhook_addr or None,
+            webhook_url=webhook_url,
         ),
     )
     asyncio.run(run_hub(options))

@@ -18,7 +18,7 @@ from kokpit import etcd, fleet, hosted, machines, propagation
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
 from kokpit.fleet import registration
-from kokpit.hub import proxy
+from kokpit.hub import proxy, webhooks
 from kokpit.propagation import names as delivery_names
 from kokpit.runtime import LeaderElection, Manager
 from kokpit.settings import HubSettings
@@ -44,6 +44,7 @@ DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (
     hosted.setup,
     machines.setup,
     proxy.setup,
+    webhooks.setup,
 )
 """Every domain the hub runs, by its `setup`."""
 

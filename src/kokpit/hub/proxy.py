@@ -45,9 +45,15 @@ SERVING_VALIDITY = timedelta(days=365)
 
 async def ensure_proxy_ca(client: AsyncClient) -> CertKey:
     """The proxy's CA from its Secret, created when missing (the first replica to create it wins)."""
+    return await ensure_ca(client, PROXY_CA_SECRET)
+
+
+async def ensure_ca(client: AsyncClient, secret_name: str) -> CertKey:
+    """The CA kept in Secret `secret_name` of kokpit-system, created when missing (the first replica
+    to create it wins), so every replica and restart serves under the same published trust."""
     for _ in range(2):
         try:
-            secret = await client.get(Secret, PROXY_CA_SECRET, namespace=SECRET_NAMESPACE)
+            secret = await client.get(Secret, secret_name, namespace=SECRET_NAMESPACE)
             data = secret.data or {}
             return CertKey(
                 cert_pem=base64.b64decode(data["tls.crt"]), key_pem=base64.b64decode(data["tls.key"])
@@ -55,11 +61,11 @@ async def ensure_proxy_ca(client: AsyncClient) -> CertKey:
         except ApiError as error:
             if error.status.code != 404:
                 raise
-        ca = new_ca("kokpit-proxy-ca")
+        ca = new_ca(secret_name)
         try:
             await client.create(
                 Secret(
-                    metadata=ObjectMeta(name=PROXY_CA_SECRET, namespace=SECRET_NAMESPACE),
+                    metadata=ObjectMeta(name=secret_name, namespace=SECRET_NAMESPACE),
                     type="kubernetes.io/tls",
                     data={
                         "tls.crt": base64.b64encode(ca.cert_pem).decode(),
@@ -71,7 +77,7 @@ async def ensure_proxy_ca(client: AsyncClient) -> CertKey:
         except ApiError as error:
             if error.status.code != 409:
                 raise
-    raise KokpitError(f"secret {SECRET_NAMESPACE}/{PROXY_CA_SECRET} keeps changing")
+    raise KokpitError(f"secret {SECRET_NAMESPACE}/{secret_name} keeps changing")
 
 
 async def read_client_ca(client: AsyncClient) -> str:
