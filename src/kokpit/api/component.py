@@ -6,7 +6,8 @@ owns. The kind is served in two versions:
 
 - `v1alpha1`, the original flat spec: `developLanguage`, `port`, `svc.type` (`ClusterIP`, `NodePort`
   or `external-lb`), `host`.
-- `v1beta1`, the storage and hub version: what a service exposes is grouped under `exposure`
+- `v1beta1`, the storage and hub version (the only one served until kokpit registers its
+  conversion webhook on the CRD, see `COMPONENT`): what a service exposes is grouped under `exposure`
   (`port`, `service`, `ingress`), `developLanguage` is `language`, and the old `svc.type: external-lb`
   is a Service of type `LoadBalancer` with `loadBalancerClass: kokpit.io/l4`, which v1beta1 can also
   set to other classes. `kokpit.components.conversion` converts both ways without loss.
@@ -392,6 +393,7 @@ COMPONENT = ResourceType(
     other_versions=(
         ServedVersion(
             name=V1ALPHA1,
+            served=False,
             spec=ComponentSpecV1Alpha1,
             status=ComponentStatus,
             printer_columns=(
@@ -401,7 +403,10 @@ COMPONENT = ResourceType(
         ),
     ),
 )
-"""The declaration of the Component resource type: v1beta1 stored, v1alpha1 served too."""
+"""The declaration of the Component resource type: v1beta1 stored and served. v1alpha1 is declared but
+not served until kokpit's conversion webhook is registered on the CRD: with conversion `None` the API
+server would store a v1alpha1 object under the v1beta1 schema and prune `developLanguage`, `port`,
+`svc` and `host` (the conversion itself is `kokpit.components.conversion`)."""
 
 COMPONENT_TEMPLATE = ResourceType(
     group=GROUP,

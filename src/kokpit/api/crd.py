@@ -58,14 +58,17 @@ class ServedVersion:
     """A version served besides the storage one: its name, models and columns.
 
     The API server converts between versions with the CRD's conversion strategy; `crd_manifest` writes
-    `None` (only `apiVersion` is rewritten) until kokpit serves the conversion webhook, so a type with
-    versions of different shapes must not be written in them before that.
+    `None` (only `apiVersion` is rewritten, which is right only for versions of the same shape) until
+    kokpit serves a conversion webhook. A version of another shape is therefore declared with
+    `served=False` until then: the API server refuses it rather than storing it under the storage
+    version's schema, which would prune the fields it does not know.
     """
 
     name: str
     spec: type[BaseModel]
     status: type[BaseModel] | None = None
     printer_columns: tuple[PrinterColumn, ...] = ()
+    served: bool = True
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,7 @@ def crd_manifest(resource: ResourceType) -> dict[str, Any]:
         versions.append(
             {
                 "name": served.name,
-                "served": True,
+                "served": served.served,
                 "storage": False,
                 "schema": {"openAPIV3Schema": object_schema(resource, served)},
                 "subresources": {"status": {}},
