@@ -104,8 +104,16 @@ def setup_agent_execution(
 ) -> ExecutionReconciler:
     """`setup_agent_execution` registers the execution reconciler of a kokpit agent with `manager`: the
     Works of Pull member `cluster` only (watched in its execution namespace), applied through
-    `member`. The binding status stays with the hub, which reads the Works the agent reports on."""
-    execution = ExecutionReconciler(manager, member, scope=agent_scope(cluster), hub=hub, component=component)
+    `member`. The binding status stays with the hub, which reads the Works the agent reports on; the
+    health it reports of custom kinds comes from the hub's ResourceInterpreters, as for Push members."""
+    execution = ExecutionReconciler(
+        manager,
+        member,
+        scope=agent_scope(cluster),
+        hub=hub,
+        component=component,
+        interpreters=interpreter_source(manager, hub=hub),
+    )
     execution.setup()
     return execution
 

@@ -310,6 +310,13 @@ def test_an_agent_certificate_sees_only_its_own_cluster(pull_cluster: PullCluste
     assert everyone.returncode != 0 and "forbidden" in everyone.stderr.lower()
     other = kubectl(pull.agent_kubeconfig, "get", WORKS, "-n", names.execution_namespace(MEMBER), check=False)
     assert other.returncode != 0 and "forbidden" in other.stderr.lower()
+    interpreters = kubectl(pull.agent_kubeconfig, "get", "resourceinterpreters.config.kokpit.io", check=False)
+    assert interpreters.returncode == 0, interpreters.stderr
+    for verb in ("create", "delete"):
+        may = kubectl(
+            pull.agent_kubeconfig, "auth", "can-i", verb, "resourceinterpreters.config.kokpit.io", check=False
+        )
+        assert may.stdout.strip() == "no", (verb, may.stdout, may.stderr)
 
 
 def test_after_the_hub_api_server_restarts_the_agent_reconnects_by_itself_and_converges(

@@ -25,6 +25,10 @@ def test_the_agent_may_touch_its_own_cluster_only() -> None:
     assert ("clusters", "watch", ("edge1",)) in cluster_wide
     assert ("clusters/status", "patch", ("edge1",)) in cluster_wide
     assert ("certificatesigningrequests", "create", ()) in cluster_wide
+    interpreters = {
+        (verb, names) for resource, verb, names in cluster_wide if resource == "resourceinterpreters"
+    }
+    assert interpreters == {("get", ()), ("list", ()), ("watch", ())}
     named = {resource for resource, _, names in cluster_wide if resource.startswith("clusters")}
     assert all(names == ("edge1",) for resource, _, names in cluster_wide if resource in named)
     in_namespace = rules_of(objects, "Role", "kokpit-es-edge1")

@@ -8,7 +8,10 @@ agent's certificate is no key to another cluster:
 - cluster-wide, narrowed by name (ClusterRole `kokpit:agent:<cluster>`): read its `Cluster` (list
   and watch only with `fieldSelector=metadata.name=<cluster>`) and update its status; submit and
   read CSRs to renew its certificate;
-- in kube-public: read the hub's published endpoints (`kokpit-hub-endpoints`).
+- in kube-public: read the hub's published endpoints (`kokpit-hub-endpoints`);
+- cluster-wide, read only: the hub's `ResourceInterpreter`s, so the agent judges the health of a custom
+  kind's copies with the same CEL rules as the hub does for Push members (they hold no secrets and are
+  the same for every cluster).
 
 Every object is owned by the Cluster, so the hub's garbage collector takes them when it goes.
 """
@@ -22,6 +25,7 @@ from lightkube.models.rbac_v1 import PolicyRule, RoleRef, Subject
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 
 from kokpit.api.cluster import CLUSTER
+from kokpit.api.interpreter import RESOURCE_INTERPRETER
 from kokpit.api.work import GROUP as WORK_GROUP
 from kokpit.fleet.names import HUB_ENDPOINTS_CONFIGMAP, HUB_ENDPOINTS_NAMESPACE, agent_user
 from kokpit.fleet.registration.names import AGENT_TOKEN_GROUP, BOOTSTRAP_ROLE, rbac_name
@@ -55,7 +59,7 @@ def namespace_rules() -> list[PolicyRule]:
 
 
 def cluster_rules(cluster: str) -> list[PolicyRule]:
-    """The agent's cluster-wide rights, on its own Cluster by name, and CSRs for renewal."""
+    """The agent's cluster-wide rights: its own Cluster by name, reading interpreters, CSRs for renewal."""
     return [
         PolicyRule(
             apiGroups=[CLUSTER.group],
@@ -68,6 +72,11 @@ def cluster_rules(cluster: str) -> list[PolicyRule]:
             resources=[f"{CLUSTER.plural}/status"],
             resourceNames=[cluster],
             verbs=["get", "patch", "update"],
+        ),
+        PolicyRule(
+            apiGroups=[RESOURCE_INTERPRETER.group],
+            resources=[RESOURCE_INTERPRETER.plural],
+            verbs=["get", "list", "watch"],
         ),
         CSR_RULE,
     ]
