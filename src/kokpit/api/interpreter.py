@@ -4,7 +4,9 @@ Delivery knows where Deployments, StatefulSets, ReplicaSets and Jobs keep their 
 their health. A `ResourceInterpreter` (cluster-scoped, one per target kind) teaches it the same for any
 other kind, with CEL expressions: where the replicas are read (`replicaResource`) and written
 (`replicaRevision`), when a member's copy is healthy (`healthInterpretation`), which member status fields
-are summed into the template (`statusAggregation`), and which fields a member owns (`retention`).
+are summed into the template (`statusAggregation`), which objects a copy needs on its cluster
+(`dependencyInterpretation`, followed with `propagateDeps: true`), and which fields a member owns
+(`retention`).
 
 The layout follows Karmada's `ResourceInterpreterCustomization` (`target`, `customizations`, the same
 customization names), but its Lua `luaScript` becomes a CEL `expression`; the kind carries its own name
@@ -140,6 +142,12 @@ class Customizations(KokpitModel):
     """The template status fields computed from the member copies."""
     retention: Retention | None = None
     """Fields the members own."""
+    dependency_interpretation: ExpressionCustomization | None = None
+    """What an object needs on its clusters (Karmada's `dependencyInterpretation`): a list expression
+    over `object` of `{apiVersion, kind, name, namespace?}` (namespace defaults to the object's; only
+    namespaced dependencies in the object's namespace are followed), e.g.
+    `[{'apiVersion': 'v1', 'kind': 'ConfigMap', 'name': object.spec.configName}]`. A policy's
+    `propagateDeps: true` sends them along."""
 
     @model_validator(mode="after")
     def _replicas_pair(self) -> Self:
@@ -185,7 +193,8 @@ RESOURCE_INTERPRETER = ResourceType(
     short_names=("ri",),
     description=(
         "ResourceInterpreter teaches kokpit's delivery a custom kind with CEL expressions: where its "
-        "replicas are, when a member copy is healthy, how member status is aggregated into the template."
+        "replicas are, when a member copy is healthy, how member status is aggregated into the template, "
+        "which objects it depends on."
     ),
     spec=ResourceInterpreterSpec,
     status=ResourceInterpreterStatus,

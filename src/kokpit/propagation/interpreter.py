@@ -3,7 +3,8 @@
 A `kokpit.api.interpreter.ResourceInterpreter` is compiled once by `compile_interpreter` into an
 `Interpreter`, whose methods are pure functions over manifests: `replicas` reads the count,
 `with_replicas` writes a cluster's share, `healthy` judges a member's copy, `aggregate_status` computes
-the template's status fields from the members' copies, `retained_paths` names the fields members own.
+the template's status fields from the members' copies, `dependencies` lists what an object needs on its
+clusters, `without_retained` drops the fields members own.
 A compile error is an `InterpreterError` naming the customization; an expression that fails on an
 object (a missing field, a wrong type) is an `InterpreterError` too, so a caller reports it instead of
 guessing. `Interpreters` holds the compiled interpreters of the hub by target kind.
@@ -92,6 +93,12 @@ class Interpreter:
     health_program: cel.Program | None = field(default=None, compare=False)
     status_fields: tuple[tuple[tuple[str, ...], cel.Program], ...] = field(default=(), compare=False)
     retained: tuple[tuple[str, ...], ...] = ()
+    dependency_program: cel.Program | None = field(default=None, compare=False)
+
+    @property
+    def has_dependencies(self) -> bool:
+        """`has_dependencies` tells whether the kind declares dependencies (`dependencyInterpretation`)."""
+        return self.dependency_program is not None
 
     @property
     def has_replicas(self) -> bool:
@@ -143,6 +150,35 @@ class Interpreter:
             _set(status, path[1:], value)
         return status
 
+    def dependencies(self, manifest: Mapping[str, Any]) -> list[tuple[str, str, str | None, str]]:
+        """`dependencies` is what `manifest` needs on its clusters by `dependencyInterpretation`, as
+        sorted, distinct `(apiVersion, kind, namespace, name)`: the namespace defaults to the object's.
+        Empty without the customization. Raises `InterpreterError` when the expression fails, is not a
+        list of objects with string `apiVersion`, `kind` and `name`, or names another namespace (a
+        dependency goes with its workload, and a workload only reads its own namespace)."""
+        if self.dependency_program is None:
+            return []
+        where = f"{self.name} dependencyInterpretation"
+        value = _run(where, self.dependency_program, {"object": dict(manifest)})
+        if not isinstance(value, list):
+            raise InterpreterError(f"{where}: {value!r} is not a list")
+        own = (manifest.get("metadata") or {}).get("namespace") or None
+        found: set[tuple[str, str, str | None, str]] = set()
+        for item in value:
+            if not isinstance(item, Mapping):
+                raise InterpreterError(f"{where}: {item!r} is not an object")
+            strings = {k: item.get(k) for k in ("apiVersion", "kind", "name")}
+            missing = sorted(k for k, v in strings.items() if not isinstance(v, str) or not v)
+            if missing:
+                raise InterpreterError(f"{where}: {item!r} lacks {', '.join(missing)}")
+            namespace = item.get("namespace") or own
+            if namespace != own:
+                raise InterpreterError(
+                    f"{where}: {item!r} is in namespace {namespace!r}, not the object's ({own!r})"
+                )
+            found.add((str(strings["apiVersion"]), str(strings["kind"]), namespace, str(strings["name"])))
+        return sorted(found, key=lambda d: (d[0], d[1], d[2] or "", d[3]))
+
     def without_retained(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
         """`without_retained` returns a copy of `manifest` without the `retention` paths, so a member's
         values of them are not overwritten."""
@@ -179,6 +215,11 @@ def compile_interpreter(interpreter: ResourceInterpreter) -> Interpreter:
         health_program=health_program,
         status_fields=status_fields,
         retained=tuple(_path(path) for path in (custom.retention.paths if custom.retention else ())),
+        dependency_program=(
+            _compile("dependencyInterpretation", custom.dependency_interpretation.expression)
+            if custom.dependency_interpretation
+            else None
+        ),
     )
 
 

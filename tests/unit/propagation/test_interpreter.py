@@ -166,6 +166,11 @@ def test_retained_paths_are_left_out_of_the_copy() -> None:
             "statusAggregation status.a",
             id="status aggregation",
         ),
+        pytest.param(
+            {"dependencyInterpretation": {"expression": "[{'kind': }]"}},
+            "dependencyInterpretation",
+            id="dependencies",
+        ),
     ],
 )
 def test_an_invalid_expression_is_refused_at_compile_naming_its_customization(
