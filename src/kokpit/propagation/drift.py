@@ -75,6 +75,19 @@ def drifted_fields(
     return out
 
 
+def already_carried(desired: Mapping[str, Any], observed: Mapping[str, Any]) -> bool:
+    """`already_carried`: whether the member's copy `observed` already holds every field of the body
+    kokpit would apply (`desired`), so applying it would change nothing the member serves.
+
+    Used when the execution controller has no record of a last apply (a hub just started over
+    delivered Works): instead of re-applying every object, it writes only those that differ. A value
+    spelled differently from the member's normalized form (`0.5` vs `500m`) counts as different: the
+    error is always towards one write too many, never a missed one. What it cannot see is a field
+    kokpit applied before and no longer wants (removed from the template while no hub ran): the
+    periodic resync applies the Work again and removes it."""
+    return not drifted_fields(desired, desired, observed)
+
+
 def describe_drift(fields: Sequence[str], *, limit: int = 8) -> str:
     """`describe_drift` names drifted fields for people: the first `limit`, then how many more."""
     shown = ", ".join(fields[:limit])
@@ -82,4 +95,4 @@ def describe_drift(fields: Sequence[str], *, limit: int = 8) -> str:
     return f"{shown} and {more} more" if more > 0 else shown
 
 
-__all__ = ["describe_drift", "drifted_fields"]
+__all__ = ["already_carried", "describe_drift", "drifted_fields"]

@@ -69,7 +69,7 @@ from kokpit.propagation.apply_plan import (
     split_api_version,
     work_ref_from_metadata,
 )
-from kokpit.propagation.drift import describe_drift, drifted_fields
+from kokpit.propagation.drift import already_carried, describe_drift, drifted_fields
 from kokpit.propagation.execution_scope import HUB_SCOPE, ExecutionScope
 from kokpit.propagation.interpreter_controller import InterpreterSource
 from kokpit.propagation.retain import hpa_targets, retain, targeted, wants_retained_replicas
@@ -452,6 +452,18 @@ class ExecutionReconciler:
         retained_paths = interpreter.retained if interpreter is not None else ()
         body = retain(desired, existing, retain_replicas=retain_replicas, retained_paths=retained_paths).body
         drifted: list[str] = []
+        if (
+            last is None
+            and record is None
+            and existing is not None
+            and decision.action == Action.UPDATE
+            and already_carried(body, existing)
+        ):  # first look since the hub started, and the member already serves this: no write
+            self._applied.setdefault(key, {})[ordinal] = _Applied(
+                work_uid, generation, identity, _marker(existing), time.monotonic(), dict(existing)
+            )
+            await self._report(key, work, identifier, "", "")
+            return ManifestOutcome(identifier, True, observed=existing), None
         if last is not None and existing is not None:
             drifted = drifted_fields(body, last.applied, existing)
             if not drifted:  # the member's own change (status, replicas it owns): nothing to write

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kokpit.propagation.drift import describe_drift, drifted_fields
+from kokpit.propagation.drift import already_carried, describe_drift, drifted_fields
 
 
 def deployment(image: str = "nginx:1.27", replicas: int | None = 2, **labels: str) -> dict[str, Any]:
@@ -123,3 +123,54 @@ def test_values_the_member_normalized_are_compared_in_its_own_form() -> None:
 )
 def test_describe_drift(fields: list[str], text: str) -> None:
     assert describe_drift(fields) == text
+
+
+CARRIED_CASES = [
+    pytest.param(
+        {"spec": {"replicas": 1}},
+        {"metadata": {"generation": 3}, "spec": {"replicas": 1, "paused": False}, "status": {"x": 1}},
+        True,
+        id="a member copy holding every applied field, plus its defaults and status, is already carried",
+    ),
+    pytest.param(
+        {"spec": {"replicas": 2}},
+        {"spec": {"replicas": 1}},
+        False,
+        id="a field the member holds with another value needs the write",
+    ),
+    pytest.param(
+        {"data": {"A": "1", "B": "2"}},
+        {"data": {"A": "1"}},
+        False,
+        id="a field the member lacks needs the write",
+    ),
+    pytest.param(
+        {"spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]}},
+        {"spec": {"containers": [{"name": "app", "image": "nginx:1.27", "imagePullPolicy": "IfNotPresent"}]}},
+        True,
+        id="named list items are compared by the fields kokpit applies",
+    ),
+    pytest.param(
+        {"spec": {"containers": [{"name": "app"}, {"name": "sidecar"}]}},
+        {"spec": {"containers": [{"name": "app"}]}},
+        False,
+        id="a named item the member lacks needs the write",
+    ),
+    pytest.param(
+        {"spec": {"resources": {"cpu": "0.5"}}},
+        {"spec": {"resources": {"cpu": "500m"}}},
+        False,
+        id="a value spelled otherwise than the member's normal form errs towards a write",
+    ),
+    pytest.param(
+        {"metadata": {"name": "a", "labels": {"x": "1"}}},
+        {"metadata": {"name": "a", "labels": {"x": "1", "other": "2"}, "resourceVersion": "9"}},
+        True,
+        id="labels others added do not make kokpit write",
+    ),
+]
+
+
+@pytest.mark.parametrize(("desired", "observed", "carried"), CARRIED_CASES)
+def test_already_carried(desired: dict[str, Any], observed: dict[str, Any], carried: bool) -> None:
+    assert already_carried(desired, observed) is carried
