@@ -6,6 +6,7 @@ A new resource type is added here and nowhere else: its CRD follows from its dec
 from __future__ import annotations
 
 from kokpit.api.cluster import CLUSTER
+from kokpit.api.component import COMPONENT, COMPONENT_TEMPLATE
 from kokpit.api.crd import ResourceType
 from kokpit.api.etcd import ETCD_BACKUP, ETCD_CLUSTER
 from kokpit.api.hostedcluster import HOSTED_CLUSTER
@@ -33,4 +34,6 @@ ALL_RESOURCES: tuple[ResourceType, ...] = (
     MACHINE,
     MACHINE_SET,
     MACHINE_HEALTH_CHECK,
+    COMPONENT_TEMPLATE,
+    COMPONENT,
 )
