@@ -13,6 +13,7 @@ cross-field rules so objects built in Python fail the same way.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -563,8 +564,25 @@ POD_TEMPLATE_KINDS = frozenset(
 
 PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE = (
     "propagateDeps needs a resourceSelector of a kind with a pod template (apps/v1 Deployment, "
-    "StatefulSet, DaemonSet, ReplicaSet; batch/v1 Job, CronJob; v1 Pod): no other kind has dependencies"
+    "StatefulSet, DaemonSet, ReplicaSet; batch/v1 Job, CronJob; v1 Pod) or of a custom kind, whose "
+    "ResourceInterpreter's dependencyInterpretation names them: no other kind has dependencies"
 )
+
+CUSTOM_GROUP_PATTERN = "^[^/]*[.][^/]*/"
+"""An apiVersion whose group has a dot: a custom kind's (a CRD's group must have one), unless..."""
+KUBERNETES_GROUP_PATTERN = "^[^/]*[.]k8s[.]io/"
+"""...the group is one of Kubernetes' own (`*.k8s.io`). Character classes, not backslashes, so the
+same text is a valid CEL string."""
+
+
+def may_have_dependencies(api_version: str, kind: str) -> bool:
+    """Whether objects of this kind can name dependencies: a pod template, or a custom kind whose
+    ResourceInterpreter may declare them (`dependencyInterpretation`)."""
+    if (api_version, kind) in POD_TEMPLATE_KINDS:
+        return True
+    return bool(re.match(CUSTOM_GROUP_PATTERN, api_version)) and not re.match(
+        KUBERNETES_GROUP_PATTERN, api_version
+    )
 
 
 def _pod_template_kinds_cel() -> str:
@@ -649,7 +667,9 @@ class PropagationSpec(KokpitModel):
         json_schema_extra=validations(
             cel(
                 "!has(self.propagateDeps) || !self.propagateDeps || "
-                f"self.resourceSelectors.exists(s, {_pod_template_kinds_cel()})",
+                f"self.resourceSelectors.exists(s, {_pod_template_kinds_cel()} || "
+                f"(s.apiVersion.matches('{CUSTOM_GROUP_PATTERN}') && "
+                f"!s.apiVersion.matches('{KUBERNETES_GROUP_PATTERN}')))",
                 PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE,
                 field_path=".propagateDeps",
             ),
@@ -702,7 +722,7 @@ class PropagationSpec(KokpitModel):
     @model_validator(mode="after")
     def _deps_need_pod_templates(self) -> Self:
         if self.propagate_deps and not any(
-            (s.api_version, s.kind) in POD_TEMPLATE_KINDS for s in self.resource_selectors
+            may_have_dependencies(s.api_version, s.kind) for s in self.resource_selectors
         ):
             raise ValueError(PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE)
         return self

@@ -23,7 +23,8 @@ Keys of the one work queue:
   reference dropped from the template is reconciled too.
 
 The dependencies are read from the template as stored on the hub, so references an override policy adds
-are not followed (Karmada does the same).
+are not followed (Karmada does the same). A custom kind's are what its ResourceInterpreter's
+`dependencyInterpretation` returns; of those, the v1 kinds above are followed.
 """
 
 from __future__ import annotations
@@ -43,8 +44,10 @@ from kokpit.propagation.dependencies import (
     dependency_key,
     has_pod_template,
     parse_dependency_key,
+    pod_spec_of,
     required_by,
 )
+from kokpit.propagation.interpreter import InterpreterError
 from kokpit.propagation.kind_watches import KindRegistry
 from kokpit.propagation.kinds import KindError
 from kokpit.runtime import Handler, Informer, Key, Result, apply
@@ -211,7 +214,7 @@ class DependenciesReconciler:
             if template is False:
                 return Result(requeue_after=NOT_SYNCED_RETRY)
             if template is not None:
-                keys.update(ref.key for ref in dependencies_of(template))
+                keys.update(ref.key for ref in self._dependencies(template))
         for attached in self.context.bindings.store.by_index(REQUIRED_BY_INDEX, f"{namespace}/{name}"):
             resource = (attached.get("spec") or {}).get("resource") or {}
             keys.add(dependency_key(str(resource.get("kind")), str(resource.get("name"))))
@@ -224,7 +227,7 @@ class DependenciesReconciler:
         being deleted), False while its kind's cache has not synced."""
         resource = (binding.get("spec") or {}).get("resource") or {}
         api_version, kind = str(resource.get("apiVersion")), str(resource.get("kind"))
-        if not has_pod_template(api_version, kind):
+        if not has_pod_template(api_version, kind) and not self._interpreted(api_version, kind):
             return None
         templates = await self._templates(api_version, kind)
         if templates is None:
@@ -238,6 +241,33 @@ class DependenciesReconciler:
         if resource.get("uid") not in (None, metadata.get("uid")) or metadata.get("deletionTimestamp"):
             return None
         return template
+
+    def _interpreted(self, api_version: str, kind: str) -> bool:
+        """Whether a ResourceInterpreter declares the dependencies of `kind`."""
+        found = self.context.interpreters.current().get({"apiVersion": api_version, "kind": kind})
+        return found is not None and found.has_dependencies
+
+    def _dependencies(self, template: Any) -> list[DependentObjectReference]:
+        """What `template` references: its pod template's, or its interpreter's `dependencyInterpretation`
+        (the v1 kinds kokpit follows; a failing expression is logged and follows nothing)."""
+        if pod_spec_of(template) is not None:
+            return dependencies_of(template)
+        interpreter = self.context.interpreters.current().get(template)
+        if interpreter is None:
+            return []
+        try:
+            declared = interpreter.dependencies(template)
+        except InterpreterError as error:
+            log.warning("dependencies of %s not followed: %s", template.get("kind"), error)
+            return []
+        followed = [d for d in declared if d[0] == "v1" and d[1] in DEPENDENCY_KINDS]
+        for api_version, kind, _, name in sorted(set(declared) - set(followed)):
+            log.info(
+                "dependency %s %s %s not followed: only v1 %s are", api_version, kind, name, DEPENDENCY_KINDS
+            )
+        return sorted(
+            DependentObjectReference(kind, name, namespace) for _, kind, namespace, name in followed
+        )
 
     async def _sync_dependency(self, dependency: DependentObjectReference) -> Result:
         """Writes the requiredBy of `dependency`'s attached binding from the bindings needing it."""
@@ -265,7 +295,7 @@ class DependenciesReconciler:
                     clusters=[
                         c for c in spec.get("clusters") or () if isinstance(c, Mapping) and c.get("name")
                     ],
-                    dependencies=dependencies_of(template),
+                    dependencies=self._dependencies(template),
                 )
             )
         required = required_by(dependency, dependents)

@@ -1,5 +1,6 @@
 """A custom kind with a ResourceInterpreter: its replicas divided, its health judged and its status
-aggregated on the hub as for Deployments; an interpreter with a bad expression is not Accepted."""
+aggregated on the hub as for Deployments, the dependencies it declares following it; an interpreter
+with a bad expression is not Accepted."""
 
 from __future__ import annotations
 
@@ -273,4 +274,87 @@ def test_an_interpreter_with_a_bad_expression_is_not_accepted_and_one_for_a_kokp
     finally:
         kubectl(
             hub, "delete", "resourceinterpreters.config.kokpit.io", name, "--ignore-not-found", check=False
+        )
+
+
+def test_a_custom_kind_s_declared_dependencies_follow_it_and_leave_when_no_longer_named(
+    hub: Path, fleet: SandboxHandle, tmp_path: Path
+) -> None:
+    namespace = f"interp-deps-{uuid.uuid4().hex[:8]}"
+    kubectl(hub, "create", "namespace", namespace)
+    interpreter = {
+        **INTERPRETER,
+        "spec": {
+            "target": {"apiVersion": f"{GROUP}/v1", "kind": "Gadget"},
+            "customizations": {
+                "dependencyInterpretation": {
+                    "expression": "[{'apiVersion': 'v1', 'kind': 'ConfigMap', 'name': object.spec.config}]"
+                }
+            },
+        },
+    }
+
+    def where(name: str) -> set[str]:
+        found = set()
+        for member in MEMBERS:
+            args = ["get", "configmap", name, "-n", namespace, "--ignore-not-found", "-o", "name"]
+            if fleet.kubectl(member, *args).stdout.strip():
+                found.add(member)
+        return found
+
+    try:
+        apply_yaml(hub, tmp_path, interpreter)
+        wait_until(
+            "the interpreter Accepted",
+            lambda: (
+                (
+                    condition(get(hub, "resourceinterpreters.config.kokpit.io", INTERPRETER_NAME), "Accepted")
+                    or {}
+                ).get("status")
+                == "True"
+            ),
+            timeout=TIMEOUT,
+        )
+        configs = [
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": n, "namespace": namespace}}
+            for n in ("settings-a", "settings-b")
+        ]
+        policy = {
+            "apiVersion": "policy.kokpit.io/v1alpha1",
+            "kind": "PropagationPolicy",
+            "metadata": {"name": "gadgets", "namespace": namespace},
+            "spec": {
+                "propagateDeps": True,
+                "resourceSelectors": [{"apiVersion": f"{GROUP}/v1", "kind": "Gadget"}],
+                "placement": {"clusterAffinity": {"clusterNames": ["member2"]}},
+            },
+        }
+
+        def gadget(config: str) -> dict[str, Any]:
+            return {
+                "apiVersion": f"{GROUP}/v1",
+                "kind": "Gadget",
+                "metadata": {"name": "gear", "namespace": namespace},
+                "spec": {"config": config},
+            }
+
+        apply_yaml(hub, tmp_path, *configs, policy, gadget("settings-a"))
+        wait_until("settings-a on member2 only", lambda: where("settings-a") == {"member2"}, timeout=TIMEOUT)
+        assert where("settings-b") == set(), "a ConfigMap nothing names stays on the hub"
+
+        apply_yaml(hub, tmp_path, gadget("settings-b"))
+        wait_until(
+            "settings-b follows and settings-a leaves",
+            lambda: where("settings-b") == {"member2"} and where("settings-a") == set(),
+            timeout=TIMEOUT,
+        )
+    finally:
+        kubectl(hub, "delete", "namespace", namespace, "--wait=false", check=False)
+        kubectl(
+            hub,
+            "delete",
+            "resourceinterpreters.config.kokpit.io",
+            INTERPRETER_NAME,
+            "--ignore-not-found",
+            check=False,
         )

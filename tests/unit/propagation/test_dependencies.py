@@ -331,7 +331,7 @@ def policy(*kinds: tuple[str, str], deps: bool | None = True) -> dict[str, Any]:
     [
         pytest.param([("v1", "ConfigMap")], id="only ConfigMaps"),
         pytest.param([("v1", "Service"), ("networking.k8s.io/v1", "Ingress")], id="Services and Ingresses"),
-        pytest.param([("example.com/v1", "Widget")], id="a custom kind"),
+        pytest.param([("gateway.networking.k8s.io/v1", "Gateway")], id="a kind of a k8s.io group"),
     ],
 )
 def test_propagate_deps_is_refused_on_a_policy_selecting_no_kind_with_a_pod_template(
@@ -347,6 +347,7 @@ def test_propagate_deps_is_refused_on_a_policy_selecting_no_kind_with_a_pod_temp
     [
         pytest.param([("apps/v1", "Deployment")], True, id="a Deployment"),
         pytest.param([("v1", "ConfigMap"), ("batch/v1", "CronJob")], True, id="ConfigMaps and a CronJob"),
+        pytest.param([("example.com/v1", "Widget")], True, id="a custom kind, an interpreter may say"),
         pytest.param([("v1", "ConfigMap")], False, id="false is always fine"),
         pytest.param([("v1", "ConfigMap")], None, id="unset is always fine"),
     ],
@@ -368,6 +369,7 @@ def test_the_crd_refuses_propagate_deps_the_same_way() -> None:
         rule = rules[PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE]
         assert rule["fieldPath"] == ".propagateDeps"
         assert "s.kind in ['CronJob', 'Job']" in rule["rule"]
+        assert "!s.apiVersion.matches('^[^/]*[.]k8s[.]io/')" in rule["rule"]
         assert spec["properties"]["propagateDeps"]["type"] == "boolean"
 
 
