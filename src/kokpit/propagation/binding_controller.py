@@ -64,7 +64,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from kokpit.api.policy import AnyPropagationPolicy
+from kokpit.api.policy import AnyPropagationPolicy, ReplicaSchedulingType
 from kokpit.api.work import RESOURCE_BINDING, SCHEDULED
 from kokpit.propagation import names
 from kokpit.propagation.clusters import ClusterInfo, cluster_info_from_object
@@ -91,7 +91,7 @@ from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
 from kokpit.propagation.selectors import select_policy
-from kokpit.propagation.status import HEALTHY, ClusterReport, report_from_work
+from kokpit.propagation.status import HEALTHY, ClusterReport, replicas_carried, report_from_work
 from kokpit.propagation.suspension import dispatching_suspended
 from kokpit.propagation.work_render import (
     PROPAGATION_FINALIZER,
@@ -327,11 +327,18 @@ class BindingReconciler:
             return Result()
 
         resource = {"kind": template.get("kind"), **(template.get("metadata") or {})}
+        strategy = policy.spec.placement.replica_scheduling
+        divided = strategy is not None and strategy.replica_scheduling_type is ReplicaSchedulingType.DIVIDED
+        interpreter = ctx.interpreters.current().get(template)
         settled = settle_tasks(
             failover.tasks,
             targets=[t.name for t in result.clusters],
             healthy={
                 t.name: _healthy(report_from_work(t.name, works.get(t.name), template=resource))
+                and (
+                    not divided
+                    or replicas_carried(works.get(t.name), resource, interpreter=interpreter) == t.replicas
+                )
                 for t in result.clusters
             },
             now=now,

@@ -30,6 +30,7 @@ from typing import Any
 
 from kokpit.api.work import APPLIED, AVAILABLE, FULLY_APPLIED, Health
 from kokpit.propagation.interpreter import Interpreter, InterpreterError, Interpreters
+from kokpit.propagation.replicas import workload_replicas
 from kokpit.runtime.conditions import FALSE, TRUE, Condition, get_condition
 
 MAX_MESSAGE = 4096
@@ -290,6 +291,23 @@ class ClusterReport:
     health_message: str = ""
     status: Mapping[str, Any] | None = None
     """The member's status of the template's copy."""
+
+
+def replicas_carried(
+    work: Mapping[str, Any] | None, template: Mapping[str, Any], *, interpreter: Interpreter | None = None
+) -> int | None:
+    """`replicas_carried` is the replica count the Work's copy of `template` ({kind, name, namespace})
+    holds; None without one (or when the interpreter's expression fails on it). A Work's status speaks
+    of the share it carries: graceful eviction waits until the survivors' Works hold their new shares
+    before their health may end a task."""
+    for manifest in (((work or {}).get("spec") or {}).get("workload") or {}).get("manifests") or ():
+        metadata = manifest.get("metadata") or {}
+        if manifest.get("kind") == template.get("kind") and metadata.get("name") == template.get("name"):
+            try:
+                return workload_replicas(manifest, interpreter=interpreter)
+            except InterpreterError:
+                return None
+    return None
 
 
 def report_from_work(

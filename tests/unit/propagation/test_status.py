@@ -14,6 +14,7 @@ from kokpit.propagation.status import (
     aggregated_status,
     fully_applied_condition,
     judge_health,
+    replicas_carried,
     report_from_work,
     template_status,
     work_report,
@@ -549,3 +550,35 @@ def test_template_status_of_other_workloads(group: str, kind: str, fields: set[s
 @pytest.mark.parametrize(("group", "kind"), [("", "ConfigMap"), ("batch", "Job"), ("example.com", "Widget")])
 def test_template_status_only_for_summed_kinds(group: str, kind: str) -> None:
     assert template_status(group, kind, [], generation=1) is None
+
+
+def _work_with(*manifests: dict[str, Any]) -> dict[str, Any]:
+    return {"spec": {"workload": {"manifests": list(manifests)}}}
+
+
+def _deployment(name: str, replicas: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"replicas": replicas},
+    }
+
+
+@pytest.mark.parametrize(
+    ("work", "expected"),
+    [
+        pytest.param(_work_with(_deployment("web", 3)), 3, id="the share of the template's copy"),
+        pytest.param(
+            _work_with(_deployment("other", 5), _deployment("web", 2)),
+            2,
+            id="the copy of the template, not another",
+        ),
+        pytest.param(_work_with(_deployment("other", 5)), None, id="a Work without the template's copy"),
+        pytest.param(None, None, id="no Work yet"),
+    ],
+)
+def test_replicas_carried_reads_the_share_a_work_holds(
+    work: dict[str, Any] | None, expected: int | None
+) -> None:
+    assert replicas_carried(work, {"kind": "Deployment", "name": "web", "namespace": "shop"}) == expected
