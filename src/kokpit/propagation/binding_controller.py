@@ -89,7 +89,7 @@ from kokpit.propagation.failover import (
 from kokpit.propagation.interpreter import Interpreter
 from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
-from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, schedule
+from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, TargetCluster, schedule
 from kokpit.propagation.selectors import select_policy
 from kokpit.propagation.status import HEALTHY, ClusterReport, replicas_carried, report_from_work
 from kokpit.propagation.suspension import dispatching_suspended
@@ -296,7 +296,8 @@ class BindingReconciler:
         ctx = self.context
         clusters = ctx.cluster_infos()
         previous = _previous_decision(binding, template)
-        replicas = workload_replicas(template, interpreter=ctx.interpreters.current().get(template))
+        interpreter = ctx.interpreters.current().get(template)
+        replicas = workload_replicas(template, interpreter=interpreter)
         now = datetime.now(UTC)
         works = {_work_cluster(w): w for w in ctx.works_of(ref)}
         failover = plan_failover(
@@ -327,20 +328,21 @@ class BindingReconciler:
             return Result()
 
         resource = {"kind": template.get("kind"), **(template.get("metadata") or {})}
-        strategy = policy.spec.placement.replica_scheduling
-        divided = strategy is not None and strategy.replica_scheduling_type is ReplicaSchedulingType.DIVIDED
-        interpreter = ctx.interpreters.current().get(template)
+        scheduling_type = _scheduling_type(policy)
+
+        def healthy_with_its_share(target: TargetCluster) -> bool:
+            """Healthy, holding the share it is given now: until its Work carries that share (it is
+            written after this decision), its status is the old share's."""
+            work = works.get(target.name)
+            share = divided_replicas(scheduling_type, target.replicas)
+            return _healthy(report_from_work(target.name, work, template=resource)) and (
+                share is None or replicas_carried(work, resource, interpreter=interpreter) == share
+            )
+
         settled = settle_tasks(
             failover.tasks,
             targets=[t.name for t in result.clusters],
-            healthy={
-                t.name: _healthy(report_from_work(t.name, works.get(t.name), template=resource))
-                and (
-                    not divided
-                    or replicas_carried(works.get(t.name), resource, interpreter=interpreter) == t.replicas
-                )
-                for t in result.clusters
-            },
+            healthy={t.name: healthy_with_its_share(t) for t in result.clusters},
             now=now,
         )
         binding = await self._apply_binding(
@@ -445,8 +447,7 @@ class BindingReconciler:
             await ctx.recorder.warning(template, "InvalidOverridePolicy", message)
             return
         _, rules = override_rules(template, overrides)
-        strategy = policy.spec.placement.replica_scheduling
-        scheduling_type = strategy.replica_scheduling_type if strategy is not None else None
+        scheduling_type = _scheduling_type(policy)
         by_name = {c.name: c for c in clusters}
         works: dict[str, dict[str, Any]] = {}
         changed = 0
@@ -671,6 +672,12 @@ def _eviction_tasks(binding: Any | None) -> list[EvictionTask]:
     entries = ((binding or {}).get("spec") or {}).get("gracefulEvictionTasks") or ()
     tasks = (EvictionTask.from_dict(e) for e in entries if isinstance(e, Mapping))
     return [task for task in tasks if task is not None]
+
+
+def _scheduling_type(policy: AnyPropagationPolicy) -> ReplicaSchedulingType | None:
+    """The policy's replicaSchedulingType; None when it sets no replicaScheduling."""
+    strategy = policy.spec.placement.replica_scheduling
+    return strategy.replica_scheduling_type if strategy is not None else None
 
 
 def _healthy(report: ClusterReport) -> bool:
