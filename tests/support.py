@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from lightkube import Client, KubeConfig
 
 from kokpit import sandbox as sandboxes
@@ -120,6 +123,26 @@ def kubectl(
         timeout=timeout,
         check=check,
     )
+
+
+def kubectl_apply(
+    kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """`kubectl apply` of `docs`, written as one YAML file of their own under `tmp_path`."""
+    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    return kubectl(kubeconfig, "apply", "-f", str(path), check=check)
+
+
+def kubectl_get(
+    kubeconfig: Path, resource: str, name: str, namespace: str | None = None
+) -> dict[str, Any] | None:
+    """The object as `kubectl get -o json` shows it; None when it does not exist."""
+    args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
+    if namespace:
+        args += ["-n", namespace]
+    out = kubectl(kubeconfig, *args).stdout.strip()
+    return dict(json.loads(out)) if out else None
 
 
 class Streaming:

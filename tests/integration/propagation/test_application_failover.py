@@ -15,16 +15,14 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kokpit.propagation.failover import APPLICATION_FAILURE, APPLICATION_PRODUCER
-from tests.support import HubThread, SandboxHandle, kubectl, kubectl_argv, wait_until
+from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, kubectl_argv, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +30,6 @@ MEMBERS = ("member1", "member2", "member3")
 TIMEOUT = 180.0
 GRACE_PERIOD_SECONDS = 600
 REPLICAS = 6
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any]) -> None:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    kubectl(kubeconfig, "apply", "-f", str(path))
 
 
 def get(kubeconfig: Path, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
@@ -175,7 +167,7 @@ def events(hub: Path, ns: str, name: str, reason: str) -> list[str]:
 @pytest.fixture
 def namespace(fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path) -> Iterator[str]:
     hub, ns = fleet.kubeconfig("hub"), "app-failover"
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     try:
         yield ns
     finally:
@@ -188,8 +180,10 @@ def test_an_unavailable_copy_moves_off_its_member_the_graceful_way(
 ) -> None:
     hub, ns, name = fleet.kubeconfig("hub"), namespace, "shop"
     wait_until("every member Ready", lambda: all(cluster_ready(hub, m) for m in MEMBERS), timeout=TIMEOUT)
-    apply(hub, tmp_path, unschedulable_on_member1("pending-on-member1", ns), policy("move-when-down", ns))
-    apply(hub, tmp_path, deployment(name, ns, REPLICAS))
+    kubectl_apply(
+        hub, tmp_path, unschedulable_on_member1("pending-on-member1", ns), policy("move-when-down", ns)
+    )
+    kubectl_apply(hub, tmp_path, deployment(name, ns, REPLICAS))
     wait_until(
         f"{REPLICAS} replicas placed, some on member1",
         lambda: (

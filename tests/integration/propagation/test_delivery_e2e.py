@@ -7,7 +7,6 @@ user writes on the hub, and what they then see on the members and on the hub's t
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +14,20 @@ import pytest
 import yaml
 
 from kokpit.propagation import names
-from tests.support import HubThread, SandboxHandle, kokpit_cli, kubectl, wait_until
+from tests.support import (
+    HubThread,
+    SandboxHandle,
+    kokpit_cli,
+    kubectl,
+    kubectl_apply,
+    kubectl_get,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
 MEMBERS = ("member1", "member2", "member3")
 TIMEOUT = 120.0
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any], check: bool = True) -> Any:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    return kubectl(kubeconfig, "apply", "-f", str(path), check=check)
-
-
-def get(kubeconfig: Path, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-    args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
-    if namespace:
-        args += ["-n", namespace]
-    out = kubectl(kubeconfig, *args).stdout.strip()
-    return json.loads(out) if out else None
 
 
 def namespace(name: str) -> dict[str, Any]:
@@ -105,7 +98,7 @@ def weighted_policy(name: str, ns: str, weights: dict[str, int], **extra: Any) -
 def replicas_on(fleet: SandboxHandle, name: str, ns: str) -> dict[str, int | None]:
     found = {}
     for member in MEMBERS:
-        obj = get(fleet.kubeconfig(member), "deployment", name, ns)
+        obj = kubectl_get(fleet.kubeconfig(member), "deployment", name, ns)
         found[member] = obj["spec"]["replicas"] if obj else None
     return found
 
@@ -122,8 +115,8 @@ def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
 ) -> None:
     hub, ns = fleet.kubeconfig("hub"), "e2e-weighted"
-    apply(hub, tmp_path, namespace(ns))
-    apply(
+    kubectl_apply(hub, tmp_path, namespace(ns))
+    kubectl_apply(
         hub,
         tmp_path,
         weighted_policy("spread", ns, {"member1": 2, "member2": 1, "member3": 1}),
@@ -136,7 +129,7 @@ def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
         timeout=TIMEOUT,
     )
     for member in MEMBERS:
-        member_config = get(fleet.kubeconfig(member), "configmap", "web-config", ns)
+        member_config = kubectl_get(fleet.kubeconfig(member), "configmap", "web-config", ns)
         assert member_config is not None and member_config["data"] == {"GREETING": "hello"}
         managed = json.loads(
             kubectl(
@@ -154,21 +147,23 @@ def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
         assert "kokpit" in {entry["manager"] for entry in managed["metadata"]["managedFields"]}
 
     def hub_ready() -> bool:
-        status = (get(hub, "deployment", "web", ns) or {}).get("status") or {}
+        status = (kubectl_get(hub, "deployment", "web", ns) or {}).get("status") or {}
         return status.get("readyReplicas") == 8 and status.get("replicas") == 8
 
     wait_until("the hub template's status shows 8 ready", hub_ready, timeout=TIMEOUT)
-    template = get(hub, "deployment", "web", ns)
+    template = kubectl_get(hub, "deployment", "web", ns)
     assert template is not None
     assert template["status"]["availableReplicas"] == 8
     assert {c["type"]: c["status"] for c in template["status"]["conditions"]}.get("Available") == "True"
 
     # An edit of the template reaches every member.
-    apply(hub, tmp_path, config_map("web-config", ns, {"GREETING": "hello again"}))
+    kubectl_apply(hub, tmp_path, config_map("web-config", ns, {"GREETING": "hello again"}))
     wait_until(
         "the edit on every member",
         lambda: all(
-            (get(fleet.kubeconfig(m), "configmap", "web-config", ns) or {}).get("data", {}).get("GREETING")
+            (kubectl_get(fleet.kubeconfig(m), "configmap", "web-config", ns) or {})
+            .get("data", {})
+            .get("GREETING")
             == "hello again"
             for m in MEMBERS
         ),
@@ -188,13 +183,13 @@ def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
         for kind, name in (("Deployment", "web"), ("ConfigMap", "web-config")):
             binding_name = names.binding_name(kind=kind, name=name)
             work_name = names.work_name(binding_namespace=ns, binding=binding_name)
-            found = get(hub, "works.work.kokpit.io", work_name, names.execution_namespace(member))
+            found = kubectl_get(hub, "works.work.kokpit.io", work_name, names.execution_namespace(member))
             assert found is not None, f"{work_name} in {member}"
             assert not found["metadata"].get("deletionTimestamp"), f"{work_name} in {member} is being deleted"
-    assert get(hub, "resourcebindings.work.kokpit.io", "web-deployment", ns) is not None
+    assert kubectl_get(hub, "resourcebindings.work.kokpit.io", "web-deployment", ns) is not None
     assert replicas_on(fleet, "web", ns) == {"member1": 4, "member2": 2, "member3": 2}
     for member in MEMBERS:
-        assert get(fleet.kubeconfig(member), "configmap", "web-config", ns) is not None
+        assert kubectl_get(fleet.kubeconfig(member), "configmap", "web-config", ns) is not None
 
     # Deleting the template removes it from every member.
     kubectl(hub, "delete", "deployment", "web", "-n", ns, "--wait=true")
@@ -203,7 +198,7 @@ def test_a_weighted_deployment_lands_4_2_2_with_its_config_and_reports_back(
         "the copies gone from the members",
         lambda: (
             replicas_on(fleet, "web", ns) == dict.fromkeys(MEMBERS)
-            and all(get(fleet.kubeconfig(m), "configmap", "web-config", ns) is None for m in MEMBERS)
+            and all(kubectl_get(fleet.kubeconfig(m), "configmap", "web-config", ns) is None for m in MEMBERS)
         ),
         timeout=TIMEOUT,
     )
@@ -213,7 +208,7 @@ def test_overrides_are_planned_then_applied_per_region_and_cluster(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
 ) -> None:
     hub, ns = fleet.kubeconfig("hub"), "e2e-overrides"
-    apply(hub, tmp_path, namespace(ns))
+    kubectl_apply(hub, tmp_path, namespace(ns))
     overrides = {
         "apiVersion": "policy.kokpit.io/v1alpha1",
         "kind": "OverridePolicy",
@@ -246,7 +241,7 @@ def test_overrides_are_planned_then_applied_per_region_and_cluster(
     }
     policy = weighted_policy("spread", ns, {"member1": 1, "member2": 1, "member3": 1})
     template = deployment("api", ns, 3, image="docker.io/library/nginx:1.27")
-    apply(hub, tmp_path, overrides, policy, config_map("api-config", ns, {"A": "1"}))
+    kubectl_apply(hub, tmp_path, overrides, policy, config_map("api-config", ns, {"A": "1"}))
 
     # `kokpit plan` shows the differences before anything is written.
     plan_file = tmp_path / "api.yaml"
@@ -255,14 +250,14 @@ def test_overrides_are_planned_then_applied_per_region_and_cluster(
     assert planned.returncode == 0, planned.stderr
     assert "registry.eu.example.com/library/nginx:1.27" in planned.stdout
     assert "canary" in planned.stdout
-    assert get(hub, "deployment", "api", ns) is None
+    assert kubectl_get(hub, "deployment", "api", ns) is None
 
-    apply(hub, tmp_path, template)
+    kubectl_apply(hub, tmp_path, template)
 
     def images() -> dict[str, str | None]:
         found: dict[str, str | None] = {}
         for member in MEMBERS:
-            obj = get(fleet.kubeconfig(member), "deployment", "api", ns)
+            obj = kubectl_get(fleet.kubeconfig(member), "deployment", "api", ns)
             found[member] = obj["spec"]["template"]["spec"]["containers"][0]["image"] if obj else None
         return found
 
@@ -273,7 +268,8 @@ def test_overrides_are_planned_then_applied_per_region_and_cluster(
         "member3": "docker.io/library/nginx:1.27",
     }
     labels = {
-        m: (get(fleet.kubeconfig(m), "deployment", "api", ns) or {})["metadata"]["labels"] for m in MEMBERS
+        m: (kubectl_get(fleet.kubeconfig(m), "deployment", "api", ns) or {})["metadata"]["labels"]
+        for m in MEMBERS
     }
     assert labels["member2"].get("tier") == "canary"
     assert "tier" not in labels["member1"] and "tier" not in labels["member3"]
@@ -285,8 +281,8 @@ def test_an_existing_object_is_left_alone_under_abort_and_taken_over_under_overw
 ) -> None:
     hub, ns = fleet.kubeconfig("hub"), "e2e-conflict"
     member1 = fleet.kubeconfig("member1")
-    apply(member1, tmp_path, namespace(ns), config_map("shared", ns, {"owner": "someone else"}))
-    apply(hub, tmp_path, namespace(ns))
+    kubectl_apply(member1, tmp_path, namespace(ns), config_map("shared", ns, {"owner": "someone else"}))
+    kubectl_apply(hub, tmp_path, namespace(ns))
     policy: dict[str, Any] = {
         "apiVersion": "policy.kokpit.io/v1alpha1",
         "kind": "PropagationPolicy",
@@ -297,7 +293,7 @@ def test_an_existing_object_is_left_alone_under_abort_and_taken_over_under_overw
             "conflictResolution": "Abort",
         },
     }
-    apply(hub, tmp_path, policy, config_map("shared", ns, {"owner": "kokpit"}))
+    kubectl_apply(hub, tmp_path, policy, config_map("shared", ns, {"owner": "kokpit"}))
 
     def work_condition(reason: str) -> bool:
         works = json.loads(
@@ -312,14 +308,14 @@ def test_an_existing_object_is_left_alone_under_abort_and_taken_over_under_overw
         return False
 
     wait_until("a Conflict on the Work", lambda: work_condition("Conflict"), timeout=TIMEOUT)
-    untouched = get(member1, "configmap", "shared", ns)
+    untouched = kubectl_get(member1, "configmap", "shared", ns)
     assert untouched is not None and untouched["data"] == {"owner": "someone else"}
 
     policy["spec"]["conflictResolution"] = "Overwrite"
-    apply(hub, tmp_path, policy)
+    kubectl_apply(hub, tmp_path, policy)
     wait_until(
         "the object taken over",
-        lambda: (get(member1, "configmap", "shared", ns) or {}).get("data") == {"owner": "kokpit"},
+        lambda: (kubectl_get(member1, "configmap", "shared", ns) or {}).get("data") == {"owner": "kokpit"},
         timeout=TIMEOUT,
     )
     kubectl(hub, "delete", "namespace", ns, "--wait=false")
@@ -382,7 +378,7 @@ def test_a_crd_its_custom_objects_and_a_cluster_role_propagate(
             "placement": {"clusterAffinity": {"clusterNames": list(MEMBERS)}},
         },
     }
-    apply(hub, tmp_path, crd, role, cluster_policy, namespace("e2e-gadgets"))
+    kubectl_apply(hub, tmp_path, crd, role, cluster_policy, namespace("e2e-gadgets"))
     kubectl(hub, "wait", "--for=condition=Established", f"crd/{crd['metadata']['name']}", "--timeout=60s")
     gadget = {
         "apiVersion": "e2e.kokpit.io/v1",
@@ -390,14 +386,14 @@ def test_a_crd_its_custom_objects_and_a_cluster_role_propagate(
         "metadata": {"name": "widget", "namespace": "e2e-gadgets"},
         "spec": {"size": 3},
     }
-    apply(hub, tmp_path, gadget)
+    kubectl_apply(hub, tmp_path, gadget)
 
     def everywhere() -> bool:
         for member in MEMBERS:
             kubeconfig = fleet.kubeconfig(member)
-            if get(kubeconfig, "clusterrole", "e2e-gadget-reader") is None:
+            if kubectl_get(kubeconfig, "clusterrole", "e2e-gadget-reader") is None:
                 return False
-            found = get(kubeconfig, "gadgets.e2e.kokpit.io", "widget", "e2e-gadgets") or {}
+            found = kubectl_get(kubeconfig, "gadgets.e2e.kokpit.io", "widget", "e2e-gadgets") or {}
             if found.get("spec") != {"size": 3}:
                 return False
         return True
@@ -434,10 +430,10 @@ def test_an_invalid_policy_is_rejected_and_touches_nothing(
     hub = fleet.kubeconfig("hub")
     policy = weighted_policy("bad", "default", {"member1": 1})
     policy["spec"]["placement"].update(change)
-    result = apply(hub, tmp_path, policy, check=False)
+    result = kubectl_apply(hub, tmp_path, policy, check=False)
     assert result.returncode != 0
     assert message in result.stderr
-    assert get(hub, "propagationpolicy.policy.kokpit.io", "bad", "default") is None
+    assert kubectl_get(hub, "propagationpolicy.policy.kokpit.io", "bad", "default") is None
 
 
 def test_a_malformed_json_patch_path_is_rejected(fleet: SandboxHandle, tmp_path: Path) -> None:
@@ -453,7 +449,7 @@ def test_a_malformed_json_patch_path_is_rejected(fleet: SandboxHandle, tmp_path:
             ],
         },
     }
-    result = apply(hub, tmp_path, policy, check=False)
+    result = kubectl_apply(hub, tmp_path, policy, check=False)
     assert result.returncode != 0
     assert "path" in result.stderr
-    assert get(hub, "overridepolicy.policy.kokpit.io", "bad-path", "default") is None
+    assert kubectl_get(hub, "overridepolicy.policy.kokpit.io", "bad-path", "default") is None

@@ -8,15 +8,13 @@ once nothing there references them. A policy asking for dependencies of kinds th
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kokpit.api.policy import PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE
-from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, kubectl_get, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -25,20 +23,6 @@ TIMEOUT = 120.0
 NS = "e2e-deps"
 DEPENDENCIES = (("configmap", "web-config"), ("secret", "web-secret"), ("serviceaccount", "web-sa"))
 WITH_DEPLOYMENT = (("deployment", "web"), *DEPENDENCIES)
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any], check: bool = True) -> Any:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    return kubectl(kubeconfig, "apply", "-f", str(path), check=check)
-
-
-def get(kubeconfig: Path, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-    args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
-    if namespace:
-        args += ["-n", namespace]
-    out = kubectl(kubeconfig, *args).stdout.strip()
-    return json.loads(out) if out else None
 
 
 def policy(clusters: list[str]) -> dict[str, Any]:
@@ -104,7 +88,7 @@ def templates() -> list[dict[str, Any]]:
 
 def where(fleet: SandboxHandle, resource: str, name: str) -> set[str]:
     """The members holding `resource` `name` in the test namespace."""
-    return {m for m in MEMBERS if get(fleet.kubeconfig(m), resource, name, NS) is not None}
+    return {m for m in MEMBERS if kubectl_get(fleet.kubeconfig(m), resource, name, NS) is not None}
 
 
 def placed(fleet: SandboxHandle, objects: tuple[tuple[str, str], ...], members: set[str]) -> bool:
@@ -115,15 +99,15 @@ def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
 ) -> None:
     hub = fleet.kubeconfig("hub")
-    apply(hub, tmp_path, *templates())
-    apply(hub, tmp_path, policy(["member1", "member2"]), deployment())
+    kubectl_apply(hub, tmp_path, *templates())
+    kubectl_apply(hub, tmp_path, policy(["member1", "member2"]), deployment())
 
     wait_until(
         "the Deployment and its ConfigMap, Secret and ServiceAccount on member1 and member2",
         lambda: placed(fleet, WITH_DEPLOYMENT, {"member1", "member2"}),
         timeout=TIMEOUT,
     )
-    attached = get(hub, "resourcebindings.work.kokpit.io", "web-config-configmap", NS)
+    attached = kubectl_get(hub, "resourcebindings.work.kokpit.io", "web-config-configmap", NS)
     assert attached is not None
     assert attached["spec"]["requiredBy"] == [
         {
@@ -135,12 +119,12 @@ def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
     assert "policyRef" not in attached["spec"]
     owners = attached["metadata"]["ownerReferences"]
     assert [(o["kind"], o["name"]) for o in owners] == [("ConfigMap", "web-config")]
-    workload = get(hub, "resourcebindings.work.kokpit.io", "web-deployment", NS)
+    workload = kubectl_get(hub, "resourcebindings.work.kokpit.io", "web-deployment", NS)
     assert workload is not None and workload["spec"]["propagateDeps"] is True
     assert where(fleet, "configmap", "other-config") == set()  # nothing references it
 
     # Moving the Deployment moves its dependencies.
-    apply(hub, tmp_path, policy(["member2", "member3"]))
+    kubectl_apply(hub, tmp_path, policy(["member2", "member3"]))
     wait_until(
         "all four moved to member2 and member3",
         lambda: placed(fleet, WITH_DEPLOYMENT, {"member2", "member3"}),
@@ -148,7 +132,7 @@ def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
     )
 
     # A ConfigMap the Deployment stops referencing leaves the members; the others stay.
-    apply(hub, tmp_path, deployment(with_config=False))
+    kubectl_apply(hub, tmp_path, deployment(with_config=False))
     wait_until(
         "web-config removed from the members",
         lambda: where(fleet, "configmap", "web-config") == set(),
@@ -156,15 +140,15 @@ def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
     )
     wait_until(
         "web-config's attached binding gone from the hub",
-        lambda: get(hub, "resourcebindings.work.kokpit.io", "web-config-configmap", NS) is None,
+        lambda: kubectl_get(hub, "resourcebindings.work.kokpit.io", "web-config-configmap", NS) is None,
         timeout=TIMEOUT,
     )
     assert placed(fleet, (("deployment", "web"), *DEPENDENCIES[1:]), {"member2", "member3"})
-    assert get(hub, "configmap", "web-config", NS) is not None  # the template itself stays on the hub
+    assert kubectl_get(hub, "configmap", "web-config", NS) is not None  # the template itself stays on the hub
 
     # Bad input: dependencies of kinds without a pod template are refused, and nothing on the members moves.
-    before = {m: get(fleet.kubeconfig(m), "secret", "web-secret", NS) for m in ("member2", "member3")}
-    refused = apply(
+    before = {m: kubectl_get(fleet.kubeconfig(m), "secret", "web-secret", NS) for m in ("member2", "member3")}
+    refused = kubectl_apply(
         hub,
         tmp_path,
         {
@@ -180,9 +164,9 @@ def test_dependencies_follow_the_deployment_and_leave_when_unreferenced(
     )
     assert refused.returncode != 0
     assert PROPAGATE_DEPS_WITHOUT_POD_TEMPLATE in refused.stderr
-    assert get(hub, "propagationpolicies.policy.kokpit.io", "configs", NS) is None
+    assert kubectl_get(hub, "propagationpolicies.policy.kokpit.io", "configs", NS) is None
     assert where(fleet, "configmap", "other-config") == set()
-    after = {m: get(fleet.kubeconfig(m), "secret", "web-secret", NS) for m in ("member2", "member3")}
+    after = {m: kubectl_get(fleet.kubeconfig(m), "secret", "web-secret", NS) for m in ("member2", "member3")}
     assert {m: (o or {}).get("metadata", {}).get("resourceVersion") for m, o in after.items()} == {
         m: (o or {}).get("metadata", {}).get("resourceVersion") for m, o in before.items()
     }
@@ -247,11 +231,11 @@ def test_a_dependency_with_a_policy_of_its_own_goes_to_the_union_and_keeps_its_o
             },
         },
     }
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    apply(hub, tmp_path, shared, own_policy, workload_policy, cron_job)
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kubectl_apply(hub, tmp_path, shared, own_policy, workload_policy, cron_job)
 
     def on(resource: str, name: str) -> set[str]:
-        return {m for m in MEMBERS if get(fleet.kubeconfig(m), resource, name, ns) is not None}
+        return {m for m in MEMBERS if kubectl_get(fleet.kubeconfig(m), resource, name, ns) is not None}
 
     wait_until(
         "the ConfigMap on its own member3 and the CronJob's member1",
@@ -260,7 +244,7 @@ def test_a_dependency_with_a_policy_of_its_own_goes_to_the_union_and_keeps_its_o
         ),
         timeout=TIMEOUT,
     )
-    binding = get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
+    binding = kubectl_get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
     assert binding is not None
     assert [c["name"] for c in binding["spec"]["clusters"]] == ["member3"]
 
@@ -281,5 +265,5 @@ def test_a_dependency_with_a_policy_of_its_own_goes_to_the_union_and_keeps_its_o
         lambda: on("configmap", "shared") == {"member3"} and on("cronjob", "report") == set(),
         timeout=TIMEOUT,
     )
-    binding = get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
+    binding = kubectl_get(hub, "resourcebindings.work.kokpit.io", "shared-configmap", ns)
     assert binding is not None and "requiredBy" not in binding["spec"]

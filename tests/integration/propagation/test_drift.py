@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kokpit.propagation import names
 from kokpit.propagation.suspension import SUSPEND_DISPATCHING_ANNOTATION
-from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +23,6 @@ MEMBERS = ("member1", "member2", "member3")
 TIMEOUT = 120.0
 HELD = 15.0
 """How long a suspended change is watched not reaching members."""
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any]) -> None:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    kubectl(kubeconfig, "apply", "-f", str(path))
 
 
 def get(kubeconfig: Path, resource: str, name: str, namespace: str) -> dict[str, Any] | None:
@@ -90,7 +83,7 @@ def drift_events(hub: Path, ns: str) -> list[dict[str, Any]]:
 def ns(fleet: SandboxHandle, tmp_path: Path) -> Any:
     hub = fleet.kubeconfig("hub")
     name = f"drift-{uuid.uuid4().hex[:6]}"
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     yield name
     kubectl(hub, "delete", "namespace", name, "--wait=false", check=False)
 
@@ -99,7 +92,7 @@ def test_a_hand_edited_image_on_member3_is_set_back_and_reported_on_the_template
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path, ns: str
 ) -> None:
     hub, member3 = fleet.kubeconfig("hub"), fleet.kubeconfig("member3")
-    apply(hub, tmp_path, policy(ns), deployment(ns, "nginx:1.27"))
+    kubectl_apply(hub, tmp_path, policy(ns), deployment(ns, "nginx:1.27"))
     wait_until("the copies", lambda: images(fleet, ns) == everywhere("nginx:1.27"), timeout=TIMEOUT)
 
     kubectl(member3, "set", "image", "deployment/web", "web=nginx:by-hand", "-n", ns)
@@ -125,11 +118,11 @@ def test_a_suspended_templates_edit_reaches_no_member_until_it_is_resumed(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path, ns: str
 ) -> None:
     hub = fleet.kubeconfig("hub")
-    apply(hub, tmp_path, policy(ns), deployment(ns, "nginx:1.27"))
+    kubectl_apply(hub, tmp_path, policy(ns), deployment(ns, "nginx:1.27"))
     wait_until("the copies", lambda: images(fleet, ns) == everywhere("nginx:1.27"), timeout=TIMEOUT)
 
     suspended = {SUSPEND_DISPATCHING_ANNOTATION: "true"}
-    apply(hub, tmp_path, deployment(ns, "nginx:1.28", annotations=suspended))
+    kubectl_apply(hub, tmp_path, deployment(ns, "nginx:1.28", annotations=suspended))
 
     def works_suspended_with_new_image() -> bool:
         out = kubectl(hub, "get", "works.work.kokpit.io", "-A", "-o", "json").stdout
@@ -155,7 +148,7 @@ def test_a_suspended_templates_edit_reaches_no_member_until_it_is_resumed(
         copy["metadata"].get("annotations") or {}
     )
 
-    apply(hub, tmp_path, deployment(ns, "nginx:1.28"))
+    kubectl_apply(hub, tmp_path, deployment(ns, "nginx:1.28"))
     kubectl(hub, "annotate", "deployment", "web", "-n", ns, f"{SUSPEND_DISPATCHING_ANNOTATION}-")
     wait_until(
         "the edit everywhere once resumed",
@@ -168,10 +161,12 @@ def test_the_policys_suspension_holds_one_cluster_back(
     fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path, ns: str
 ) -> None:
     hub = fleet.kubeconfig("hub")
-    apply(hub, tmp_path, policy(ns), deployment(ns, "nginx:1.27"))
+    kubectl_apply(hub, tmp_path, policy(ns), deployment(ns, "nginx:1.27"))
     wait_until("the copies", lambda: images(fleet, ns) == everywhere("nginx:1.27"), timeout=TIMEOUT)
 
-    apply(hub, tmp_path, policy(ns, suspension={"dispatchingOnClusters": {"clusterNames": ["member2"]}}))
+    kubectl_apply(
+        hub, tmp_path, policy(ns, suspension={"dispatchingOnClusters": {"clusterNames": ["member2"]}})
+    )
     work = names.work_name(binding_namespace=ns, binding=names.binding_name(kind="Deployment", name="web"))
     wait_until(
         "member2's Work suspended",
@@ -185,7 +180,7 @@ def test_the_policys_suspension_holds_one_cluster_back(
         ),
         timeout=TIMEOUT,
     )
-    apply(hub, tmp_path, deployment(ns, "nginx:1.28"))
+    kubectl_apply(hub, tmp_path, deployment(ns, "nginx:1.28"))
     held = {"member1": "nginx:1.28", "member2": "nginx:1.27", "member3": "nginx:1.28"}
     wait_until("the edit on member1 and member3", lambda: images(fleet, ns) == held, timeout=TIMEOUT)
     started = time.monotonic()
@@ -193,5 +188,5 @@ def test_the_policys_suspension_holds_one_cluster_back(
         assert images(fleet, ns)["member2"] == "nginx:1.27"
         time.sleep(1.0)
 
-    apply(hub, tmp_path, policy(ns))
+    kubectl_apply(hub, tmp_path, policy(ns))
     wait_until("member2 once resumed", lambda: images(fleet, ns) == everywhere("nginx:1.28"), timeout=TIMEOUT)

@@ -8,17 +8,15 @@ test does not wait for production's grace periods; the policy tolerates the heal
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kokpit.propagation.failover import TAINT_UNTOLERATED
 from kokpit.settings import HubSettings
-from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -42,12 +40,6 @@ def fast_hub(fleet: SandboxHandle, tmp_path_factory: pytest.TempPathFactory) -> 
         yield hub
     finally:
         hub.stop()
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any], check: bool = True) -> Any:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    return kubectl(kubeconfig, "apply", "-f", str(path), check=check)
 
 
 def get(kubeconfig: Path, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
@@ -139,8 +131,8 @@ def test_a_dead_member_loses_its_replicas_to_the_others_and_keeps_no_stale_copy(
 ) -> None:
     hub, ns, name = fleet.kubeconfig("hub"), "failover-e2e", "web"
     wait_until("every member Ready", lambda: all(cluster_ready(hub, m) for m in MEMBERS), timeout=TIMEOUT)
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    apply(hub, tmp_path, failover_policy("survive", ns), deployment(name, ns, 6))
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kubectl_apply(hub, tmp_path, failover_policy("survive", ns), deployment(name, ns, 6))
     wait_until("6 replicas placed on two members", lambda: sum(placement(hub, name, ns).values()) == 6)
     before = placement(hub, name, ns)
     assert len(before) == 2 and set(before.values()) == {3}
@@ -225,8 +217,8 @@ def test_bad_failover_input_is_refused(
     fleet: SandboxHandle, tmp_path: Path, failover: dict[str, Any], message: str
 ) -> None:
     hub, ns = fleet.kubeconfig("hub"), "failover-refused"
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    result = apply(hub, tmp_path, failover_policy("bad", ns, failover=failover), check=False)
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    result = kubectl_apply(hub, tmp_path, failover_policy("bad", ns, failover=failover), check=False)
     assert result.returncode != 0
     assert message in result.stderr
     assert get(hub, "propagationpolicies.policy.kokpit.io", "bad", ns) is None

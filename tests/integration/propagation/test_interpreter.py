@@ -13,27 +13,13 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, kubectl_get, wait_until
 
 pytestmark = pytest.mark.integration
 
 MEMBERS = ("member1", "member2", "member3")
 GROUP = "interp.example.com"
 TIMEOUT = 90.0
-
-
-def apply_yaml(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any]) -> None:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    kubectl(kubeconfig, "apply", "-f", str(path))
-
-
-def get(kubeconfig: Path, resource: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-    args = ["get", resource, name, "-o", "json", "--ignore-not-found"]
-    if namespace:
-        args += ["-n", namespace]
-    out = kubectl(kubeconfig, *args).stdout.strip()
-    return json.loads(out) if out else None
 
 
 def condition(obj: dict[str, Any] | None, type_: str) -> dict[str, Any] | None:
@@ -112,7 +98,8 @@ def hub(
     wait_until(
         "every member Ready",
         lambda: all(
-            (condition(get(path, "clusters.cluster.kokpit.io", m), "Ready") or {}).get("status") == "True"
+            (condition(kubectl_get(path, "clusters.cluster.kokpit.io", m), "Ready") or {}).get("status")
+            == "True"
             for m in MEMBERS
         ),
         timeout=120,
@@ -135,13 +122,13 @@ def test_a_custom_kind_is_divided_judged_and_aggregated_through_its_interpreter(
     namespace = f"interp-{uuid.uuid4().hex[:8]}"
     kubectl(hub, "create", "namespace", namespace)
     try:
-        apply_yaml(hub, tmp_path, INTERPRETER)
+        kubectl_apply(hub, tmp_path, INTERPRETER)
         wait_until(
             "the interpreter Accepted",
             lambda: (
                 (
                     condition(
-                        get(hub, "resourceinterpreters.config.kokpit.io", INTERPRETER_NAME),
+                        kubectl_get(hub, "resourceinterpreters.config.kokpit.io", INTERPRETER_NAME),
                         "Accepted",
                     )
                     or {}
@@ -150,7 +137,7 @@ def test_a_custom_kind_is_divided_judged_and_aggregated_through_its_interpreter(
             ),
             timeout=TIMEOUT,
         )
-        apply_yaml(
+        kubectl_apply(
             hub,
             tmp_path,
             {
@@ -190,7 +177,7 @@ def test_a_custom_kind_is_divided_judged_and_aggregated_through_its_interpreter(
         wait_until(
             "the Gadget divided 4/2/2 on the members", lambda: member_sizes() == expected, timeout=TIMEOUT
         )
-        binding = get(hub, "resourcebindings.work.kokpit.io", "gear-gadget", namespace) or {}
+        binding = kubectl_get(hub, "resourcebindings.work.kokpit.io", "gear-gadget", namespace) or {}
         assert binding["spec"]["replicas"] == 8
 
         for member, ready in expected.items():
@@ -209,7 +196,7 @@ def test_a_custom_kind_is_divided_judged_and_aggregated_through_its_interpreter(
             )
 
         def template() -> dict[str, Any]:
-            return get(hub, f"gadgets.{GROUP}", "gear", namespace) or {}
+            return kubectl_get(hub, f"gadgets.{GROUP}", "gear", namespace) or {}
 
         wait_until(
             "the template's status aggregated and Available",
@@ -244,14 +231,15 @@ def test_an_interpreter_with_a_bad_expression_is_not_accepted_and_one_for_a_kokp
         },
     }
     try:
-        apply_yaml(hub, tmp_path, bad)
+        kubectl_apply(hub, tmp_path, bad)
         wait_until(
             "the bad interpreter not Accepted, naming the expression",
             lambda: (
                 "healthInterpretation"
                 in (
                     (
-                        condition(get(hub, "resourceinterpreters.config.kokpit.io", name), "Accepted") or {}
+                        condition(kubectl_get(hub, "resourceinterpreters.config.kokpit.io", name), "Accepted")
+                        or {}
                     ).get("message")
                     or ""
                 )
@@ -303,12 +291,15 @@ def test_a_custom_kind_s_declared_dependencies_follow_it_and_leave_when_no_longe
         return found
 
     try:
-        apply_yaml(hub, tmp_path, interpreter)
+        kubectl_apply(hub, tmp_path, interpreter)
         wait_until(
             "the interpreter Accepted",
             lambda: (
                 (
-                    condition(get(hub, "resourceinterpreters.config.kokpit.io", INTERPRETER_NAME), "Accepted")
+                    condition(
+                        kubectl_get(hub, "resourceinterpreters.config.kokpit.io", INTERPRETER_NAME),
+                        "Accepted",
+                    )
                     or {}
                 ).get("status")
                 == "True"
@@ -338,11 +329,11 @@ def test_a_custom_kind_s_declared_dependencies_follow_it_and_leave_when_no_longe
                 "spec": {"config": config},
             }
 
-        apply_yaml(hub, tmp_path, *configs, policy, gadget("settings-a"))
+        kubectl_apply(hub, tmp_path, *configs, policy, gadget("settings-a"))
         wait_until("settings-a on member2 only", lambda: where("settings-a") == {"member2"}, timeout=TIMEOUT)
         assert where("settings-b") == set(), "a ConfigMap nothing names stays on the hub"
 
-        apply_yaml(hub, tmp_path, gadget("settings-b"))
+        kubectl_apply(hub, tmp_path, gadget("settings-b"))
         wait_until(
             "settings-b follows and settings-a leaves",
             lambda: where("settings-b") == {"member2"} and where("settings-a") == set(),

@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kokpit import sandbox as sandboxes
 from kokpit.fleet.names import member_client_name
 from kokpit.sandbox import UpOptions
-from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -45,12 +44,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
 
 
 """How long the HPA-scaled copy is watched for kokpit's writes (the acceptance's minute)."""
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any]) -> None:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    kubectl(kubeconfig, "apply", "-f", str(path))
 
 
 def get(kubeconfig: Path, resource: str, name: str, namespace: str) -> dict[str, Any] | None:
@@ -111,8 +104,8 @@ def test_an_hpa_on_member2_owns_its_copys_replicas_and_kokpit_writes_nothing_to_
 ) -> None:
     hub, member = fleet.kubeconfig("hub"), fleet.kubeconfig("member2")
     ns = f"owned-{uuid.uuid4().hex[:6]}"
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    apply(
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kubectl_apply(
         hub,
         tmp_path,
         policy("to-member2", ns, ["member2"], ("apps/v1", "Deployment")),
@@ -126,7 +119,7 @@ def test_an_hpa_on_member2_owns_its_copys_replicas_and_kokpit_writes_nothing_to_
         )
         # The member's own HPA: below minReplicas it scales the copy to 5 through the scale subresource,
         # as it would from metrics (the sandbox serves none, so at 5 it stays).
-        apply(
+        kubectl_apply(
             member,
             tmp_path,
             {
@@ -161,7 +154,7 @@ def test_an_hpa_on_member2_owns_its_copys_replicas_and_kokpit_writes_nothing_to_
         assert template is not None and template["spec"]["replicas"] == 2
 
         # A change of the template still reaches the copy, and the HPA's replicas stay.
-        apply(hub, tmp_path, deployment("web", ns, 2, image="nginx:1.28"))
+        kubectl_apply(hub, tmp_path, deployment("web", ns, 2, image="nginx:1.28"))
         wait_until(
             "the new image on member2",
             lambda: container_image(get(member, "deployment", "web", ns)) == "nginx:1.28",
@@ -188,8 +181,8 @@ def test_a_service_keeps_the_cluster_ip_and_node_port_its_member_allocated(
             "spec": {"type": "NodePort", "selector": {"app": "web"}, "ports": [{"port": 80}]},
         }
 
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-    apply(hub, tmp_path, policy("to-member1", ns, ["member1"], ("v1", "Service")), service("a"))
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kubectl_apply(hub, tmp_path, policy("to-member1", ns, ["member1"], ("v1", "Service")), service("a"))
     try:
         wait_until(
             "the Service on member1", lambda: get(member, "service", "web", ns) is not None, timeout=TIMEOUT
@@ -197,7 +190,7 @@ def test_a_service_keeps_the_cluster_ip_and_node_port_its_member_allocated(
         first = get(member, "service", "web", ns)
         assert first is not None
         cluster_ip, node_port = first["spec"]["clusterIP"], first["spec"]["ports"][0]["nodePort"]
-        apply(hub, tmp_path, service("b"))
+        kubectl_apply(hub, tmp_path, service("b"))
         wait_until(
             "the changed label on member1",
             lambda: (

@@ -5,7 +5,6 @@ on the clusters it targets only."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,19 +17,13 @@ from kokpit.api.policy import (
     SCHEDULER_NAME_UNSUPPORTED,
     UNSUPPORTED_SPEC_FIELDS,
 )
-from tests.support import HubThread, SandboxHandle, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
 NAMESPACE = "policy-api"
 TIMEOUT = 120.0
 SELECTORS = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}]
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any], check: bool = True) -> Any:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    return kubectl(kubeconfig, "apply", "-f", str(path), check=check)
 
 
 def get(kubeconfig: Path, resource: str, name: str, namespace: str) -> dict[str, Any] | None:
@@ -109,8 +102,8 @@ def test_the_hub_refuses_what_kokpit_does_not_support(
     fleet: SandboxHandle, tmp_path: Path, spec: dict[str, Any], message: str
 ) -> None:
     hub = fleet.kubeconfig("hub")
-    apply(hub, tmp_path, namespace(NAMESPACE))
-    result = apply(hub, tmp_path, propagation_policy("refused", **spec), check=False)
+    kubectl_apply(hub, tmp_path, namespace(NAMESPACE))
+    result = kubectl_apply(hub, tmp_path, propagation_policy("refused", **spec), check=False)
     assert result.returncode != 0
     assert message in result.stderr
     assert get(hub, "propagationpolicies.policy.kokpit.io", "refused", NAMESPACE) is None
@@ -118,8 +111,8 @@ def test_the_hub_refuses_what_kokpit_does_not_support(
 
 def test_the_hub_accepts_the_default_scheduler(fleet: SandboxHandle, tmp_path: Path) -> None:
     hub = fleet.kubeconfig("hub")
-    apply(hub, tmp_path, namespace(NAMESPACE))
-    apply(hub, tmp_path, propagation_policy("default-scheduler", schedulerName="default-scheduler"))
+    kubectl_apply(hub, tmp_path, namespace(NAMESPACE))
+    kubectl_apply(hub, tmp_path, propagation_policy("default-scheduler", schedulerName="default-scheduler"))
     stored = get(hub, "propagationpolicies.policy.kokpit.io", "default-scheduler", NAMESPACE)
     assert stored is not None and stored["spec"]["schedulerName"] == "default-scheduler"
     kubectl(hub, "delete", "propagationpolicies.policy.kokpit.io", "default-scheduler", "-n", NAMESPACE)
@@ -129,7 +122,7 @@ def test_the_hub_refuses_a_field_overrider_with_both_json_and_yaml(
     fleet: SandboxHandle, tmp_path: Path
 ) -> None:
     hub = fleet.kubeconfig("hub")
-    apply(hub, tmp_path, namespace(NAMESPACE))
+    kubectl_apply(hub, tmp_path, namespace(NAMESPACE))
     operation = {"subPath": "/a", "operator": "remove"}
     policy = {
         "apiVersion": "policy.kokpit.io/v1alpha1",
@@ -146,7 +139,7 @@ def test_the_hub_refuses_a_field_overrider_with_both_json_and_yaml(
             ],
         },
     }
-    result = apply(hub, tmp_path, policy, check=False)
+    result = kubectl_apply(hub, tmp_path, policy, check=False)
     assert result.returncode != 0
     assert FIELD_OVERRIDER_ONE_FORMAT in result.stderr
 
@@ -201,7 +194,7 @@ def test_a_field_overrider_changes_a_file_of_a_configmap_on_its_target_cluster_o
             },
         },
     ]
-    apply(hub, tmp_path, *docs)
+    kubectl_apply(hub, tmp_path, *docs)
     try:
         copies: dict[str, dict[str, Any]] = {}
 

@@ -17,13 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kokpit import sandbox as sandboxes
 from kokpit.fleet.names import member_client_name
 from kokpit.sandbox import UpOptions
 from kokpit.settings import HubSettings
-from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +43,6 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
         yield handle
     finally:
         sandboxes.down(directory)
-
-
-def apply(kubeconfig: Path, tmp_path: Path, *docs: dict[str, Any]) -> None:
-    path = tmp_path / f"{uuid.uuid4().hex}.yaml"
-    path.write_text(yaml.safe_dump_all(docs))
-    kubectl(kubeconfig, "apply", "-f", str(path))
 
 
 def items(kubeconfig: Path, resource: str, ns: str) -> list[dict[str, Any]]:
@@ -126,11 +119,11 @@ def test_a_hub_restarted_over_delivered_templates_writes_nothing_to_the_member_a
 ) -> None:
     hub, member = fleet.kubeconfig("hub"), fleet.kubeconfig("member1")
     ns = f"restart-{uuid.uuid4().hex[:6]}"
-    apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
     settings = HubSettings(state_dir=tmp_path_factory.mktemp("hub-state"))
     first = HubThread(hub, settings=settings).start()
     try:
-        apply(hub, tmp_path, *templates(ns))
+        kubectl_apply(hub, tmp_path, *templates(ns))
         wait_until(
             "every object on member1",
             lambda: (
@@ -181,7 +174,7 @@ def test_a_hub_restarted_over_delivered_templates_writes_nothing_to_the_member_a
         }
         assert after == {key: value for key, value in versions.items() if key[0] == "configmaps"}
 
-        apply(hub, tmp_path, *templates(ns, greeting="edited"))
+        kubectl_apply(hub, tmp_path, *templates(ns, greeting="edited"))
         wait_until(
             "the edit on member1",
             lambda: all(
