@@ -2,7 +2,8 @@
 
 Each built-in is an ordinary `ComponentTemplate` (named `kokpit-<workload>-<language>`) for run types
 `server` and `worker`, with the same manifest text and per-language `defaults`: the port a framework
-of that language usually listens on, probes, and environment (JVM options for java). They rank below
+of that language usually listens on, probes, and environment (JVM options for java). A cluster's
+placement `env` is added after `config.env` and replaces a variable of the same name. They rank below
 any hub template of the same specificity (`kokpit.components.selection`), so a platform team
 replaces one by writing a template that selects at least as narrowly.
 
@@ -82,6 +83,8 @@ TEMPLATE = """\
 {%- set c = component -%}
 {%- set port = c.port or config.port -%}
 {%- set server = c.runType == "server" -%}
+{%- set placed_env = c.env | map(attribute="name") | list -%}
+{%- set inherited_env = (config.env | default({})) | dictsort | rejectattr("0", "in", placed_env) | list -%}
 {%- set labels = {"app.kubernetes.io/name": c.name, "app.kubernetes.io/managed-by": "kokpit"} -%}
 apiVersion: apps/v1
 kind: {{ c.workloadType }}
@@ -113,10 +116,13 @@ spec:
         - {name: http, containerPort: {{ port }}}
 {%- endif %}
         env:
-{%- for name, value in (config.env | default({})) | dictsort %}
+{%- for name, value in inherited_env %}
         - {name: {{ name | quote }}, value: {{ value | quote }}}
-{%- else %} []
 {%- endfor %}
+{%- for variable in c.env %}
+        - {name: {{ variable.name | quote }}, value: {{ variable.value | quote }}}
+{%- endfor %}
+{%- if not inherited_env and not c.env %} []{% endif %}
 {%- if config.resources is defined %}
         resources:
           {{ config.resources | toyaml | indent(10) }}

@@ -10,10 +10,11 @@ CamelCase reason, ready for a `Rendered=False` condition.
 
 The variables a template sees, every key always present (None when unset):
 
-- `component`: `name`, `namespace`, `labels`, `workloadType`, `language`, `runType`, `image`,
-  `replicas` (1 when unset), `port`, `service` (`type`, `port`, `loadBalancerClass`), `ingress`
-  (None, or `host`, `path` — `/` when unset —, `className`), `autoscaling` (None, or `minReplicas`,
-  `maxReplicas`, `targetCpuUtilizationPercentage`);
+- `component`: `name`, `namespace`, `labels`, `workloadType`, `language`, `runType`, `image` and
+  `replicas` (1 when unset; both as the cluster's placement entry sets them), `env` (the placement
+  entry's, a list of `name`, `value`), `port`, `service` (`type`, `port`, `loadBalancerClass`),
+  `ingress` (None, or `host`, `path` — `/` when unset —, `className`), `autoscaling` (None, or
+  `minReplicas`, `maxReplicas`, `targetCpuUtilizationPercentage`);
 - `config`: the template's `defaults` with the Component's `config` merged over them, validated
   against the template's `parametersSchema`;
 - `cluster`: `name` and `labels` of the cluster rendered for.
@@ -35,7 +36,7 @@ import jsonschema
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from kokpit.api.component import Component, ComponentTemplate
+from kokpit.api.component import ClusterPlacement, Component, ComponentTemplate
 
 ALLOWED_KINDS: frozenset[tuple[str, str]] = frozenset(
     {
@@ -123,9 +124,13 @@ def validate_config(template: ComponentTemplate, config: Mapping[str, Any] | Non
     return merged
 
 
-def component_context(component: Component) -> dict[str, Any]:
-    """`component_context` is the `component` variable of a template: every key present."""
+def component_context(component: Component, placement: ClusterPlacement | None = None) -> dict[str, Any]:
+    """`component_context` is the `component` variable of a template, every key present: the spec with
+    what `placement` (the entry for the cluster rendered for) sets instead (replicas, image, env)."""
     spec = component.spec
+    replicas = (
+        placement.replicas if placement is not None and placement.replicas is not None else spec.replicas
+    )
     exposure = spec.exposure
     service = exposure.service if exposure is not None else None
     ingress = exposure.ingress if exposure is not None else None
@@ -136,8 +141,9 @@ def component_context(component: Component) -> dict[str, Any]:
         "workloadType": str(spec.workload_type),
         "language": spec.language,
         "runType": spec.run_type,
-        "image": spec.image,
-        "replicas": 1 if spec.replicas is None else spec.replicas,
+        "image": placement.image if placement is not None and placement.image else spec.image,
+        "replicas": 1 if replicas is None else replicas,
+        "env": [e.to_dict() for e in (placement.env or [])] if placement is not None else [],
         "port": exposure.port if exposure is not None else None,
         "service": {
             "type": str(service.type) if service is not None and service.type is not None else "ClusterIP",
@@ -190,13 +196,14 @@ def render(
     *,
     cluster_name: str,
     cluster_labels: Mapping[str, str] | None = None,
+    placement: ClusterPlacement | None = None,
 ) -> Rendered:
-    """`render` renders `component` with `template` for one cluster, or raises `RenderError` with the
-    reason: ConfigInvalid, TemplateInvalid (syntax, unknown variable, sandbox refusal), InvalidYAML,
-    KindNotAllowed, NameNotAllowed."""
+    """`render` renders `component` with `template` for one cluster (with that cluster's `placement`
+    entry, when it has one), or raises `RenderError` with the reason: ConfigInvalid, TemplateInvalid
+    (syntax, unknown variable, sandbox refusal), InvalidYAML, KindNotAllowed, NameNotAllowed."""
     config = validate_config(template, component.spec.config)
     context = {
-        "component": component_context(component),
+        "component": component_context(component, placement),
         "config": config,
         "cluster": {"name": cluster_name, "labels": dict(cluster_labels or {})},
     }
