@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -67,6 +68,15 @@ class ComponentPlan:
     def errors(self) -> list[ClusterRendering]:
         """`errors` is the clusters that could not be rendered."""
         return [c for c in self.clusters if c.error is not None]
+
+
+HASH_ANNOTATION = "apps.kokpit.io/rendered-hash"
+"""On every object the controller writes (and so on the members' copies): `rendered_hash` of it."""
+
+
+def rendered_hash(obj: Mapping[str, Any]) -> str:
+    """`rendered_hash` is a digest of a planned object, to tell which rendering a copy carries."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:16]
 
 
 ObjectKey = tuple[str, str, str]

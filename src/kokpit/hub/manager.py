@@ -14,7 +14,7 @@ from pathlib import Path
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
-from kokpit import etcd, fleet, hosted, machines, propagation
+from kokpit import components, etcd, fleet, hosted, machines, propagation
 from kokpit.api.cluster import CLUSTER, SECRET_NAMESPACE
 from kokpit.errors import KokpitError
 from kokpit.fleet import registration
@@ -43,6 +43,7 @@ DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (
     etcd.setup,
     hosted.setup,
     machines.setup,
+    components.setup,
     proxy.setup,
     webhooks.setup,
 )
