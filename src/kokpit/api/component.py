@@ -393,7 +393,7 @@ COMPONENT = ResourceType(
     other_versions=(
         ServedVersion(
             name=V1ALPHA1,
-            served=False,
+            needs_conversion=True,
             spec=ComponentSpecV1Alpha1,
             status=ComponentStatus,
             printer_columns=(
@@ -403,10 +403,10 @@ COMPONENT = ResourceType(
         ),
     ),
 )
-"""The declaration of the Component resource type: v1beta1 stored and served. v1alpha1 is declared but
-not served until kokpit's conversion webhook is registered on the CRD: with conversion `None` the API
-server would store a v1alpha1 object under the v1beta1 schema and prune `developLanguage`, `port`,
-`svc` and `host` (the conversion itself is `kokpit.components.conversion`)."""
+"""The declaration of the Component resource type: v1beta1 stored and served. v1alpha1 is served only
+while the CRD names kokpit's conversion webhook (the serving hub replica registers it): with
+conversion `None` the API server would store a v1alpha1 object under the v1beta1 schema and prune
+`developLanguage`, `port`, `svc` and `host` (the conversion itself is `kokpit.components.conversion`)."""
 
 COMPONENT_TEMPLATE = ResourceType(
     group=GROUP,

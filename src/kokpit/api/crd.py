@@ -57,18 +57,29 @@ AGE = PrinterColumn(
 class ServedVersion:
     """A version served besides the storage one: its name, models and columns.
 
-    The API server converts between versions with the CRD's conversion strategy; `crd_manifest` writes
-    `None` (only `apiVersion` is rewritten, which is right only for versions of the same shape) until
-    kokpit serves a conversion webhook. A version of another shape is therefore declared with
-    `served=False` until then: the API server refuses it rather than storing it under the storage
-    version's schema, which would prune the fields it does not know.
+    The API server converts between versions with the CRD's conversion strategy. Without a
+    `ConversionWebhook`, `crd_manifest` writes `None` (only `apiVersion` is rewritten, which is right
+    only for versions of the same shape), so a version of another shape is declared with
+    `needs_conversion=True`: it is served only while the CRD names kokpit's conversion webhook, and
+    refused otherwise rather than stored under the storage version's schema, which would prune the
+    fields it does not know.
     """
 
     name: str
     spec: type[BaseModel]
     status: type[BaseModel] | None = None
     printer_columns: tuple[PrinterColumn, ...] = ()
-    served: bool = True
+    needs_conversion: bool = False
+    """Served only with kokpit's conversion webhook (the shape differs from the storage version's)."""
+
+
+@dataclass(frozen=True)
+class ConversionWebhook:
+    """Where the API server sends a CRD's ConversionReviews: an https URL and the CA it trusts."""
+
+    url: str
+    ca_bundle: str
+    """The CA certificate, PEM-encoded then base64 (`caBundle` as the CRD holds it)."""
 
 
 @dataclass(frozen=True)
@@ -153,9 +164,15 @@ def object_schema(resource: ResourceType, served: ServedVersion | None = None) -
     return schema
 
 
-def crd_manifest(resource: ResourceType) -> dict[str, Any]:
+def needs_conversion(resource: ResourceType) -> bool:
+    """`needs_conversion` tells whether a version of `resource` is served only with a conversion webhook."""
+    return any(v.needs_conversion for v in resource.other_versions)
+
+
+def crd_manifest(resource: ResourceType, conversion: ConversionWebhook | None = None) -> dict[str, Any]:
     """`crd_manifest` returns the `apiextensions.k8s.io/v1` CustomResourceDefinition of `resource`
-    as a plain dict, ready for server-side apply or `yaml.safe_dump`."""
+    as a plain dict, ready for server-side apply or `yaml.safe_dump`; with `conversion`, converting
+    through that webhook and serving every version (see `ServedVersion`)."""
     names: dict[str, Any] = {
         "kind": resource.kind,
         "listKind": f"{resource.kind}List",
@@ -179,7 +196,7 @@ def crd_manifest(resource: ResourceType) -> dict[str, Any]:
         versions.append(
             {
                 "name": served.name,
-                "served": served.served,
+                "served": conversion is not None or not served.needs_conversion,
                 "storage": False,
                 "schema": {"openAPIV3Schema": object_schema(resource, served)},
                 "subresources": {"status": {}},
@@ -192,7 +209,15 @@ def crd_manifest(resource: ResourceType) -> dict[str, Any]:
         "scope": resource.scope,
         "versions": versions,
     }
-    if resource.other_versions:
+    if conversion is not None:
+        spec["conversion"] = {
+            "strategy": "Webhook",
+            "webhook": {
+                "conversionReviewVersions": ["v1"],
+                "clientConfig": {"url": conversion.url, "caBundle": conversion.ca_bundle},
+            },
+        }
+    elif resource.other_versions:
         spec["conversion"] = {"strategy": "None"}
     return {
         "apiVersion": "apiextensions.k8s.io/v1",

@@ -4,7 +4,8 @@ anonymously, so `kokpit register` can check it against the pin of `kokpit token 
 right of agent tokens to submit CSRs.
 
 Everything is server-side applied with field manager `kokpit` and `force`, so running it again changes
-nothing, and running a newer kokpit upgrades the CRDs in place to the schemas its models describe.
+nothing, and running a newer kokpit upgrades the CRDs in place to the schemas its models describe. A
+CRD's conversion webhook, registered by the serving hub replica (`kokpit.hub.webhooks`), is kept.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lightkube.resources.core_v1 import ConfigMap, Namespace
 from lightkube.resources.rbac_authorization_v1 import ClusterRole, ClusterRoleBinding, Role, RoleBinding
 from lightkube.types import PatchType
 
-from kokpit.api.crd import ResourceType, crd_manifest
+from kokpit.api.crd import ConversionWebhook, ResourceType, crd_manifest, needs_conversion
 from kokpit.api.registry import ALL_RESOURCES
 from kokpit.controlplane import bootstrap_tokens
 from kokpit.errors import KokpitError
@@ -53,7 +54,7 @@ async def install(
     )
     report.append(await _apply(client, Namespace, NAMESPACE, namespace, kind="namespace"))
     for resource in resources:
-        manifest = crd_manifest(resource)
+        manifest = crd_manifest(resource, await _registered_conversion(client, resource))
         report.append(
             await _apply(
                 client, CustomResourceDefinition, resource.crd_name, manifest, kind="customresourcedefinition"
@@ -64,6 +65,25 @@ async def install(
     )
     report.extend(await install_registration(client))
     return report
+
+
+async def _registered_conversion(client: AsyncClient, resource: ResourceType) -> ConversionWebhook | None:
+    """The conversion webhook the serving hub replica registered on `resource`'s CRD, kept as is (only
+    that replica knows its address); None when there is none yet, or the type needs no conversion."""
+    if not needs_conversion(resource):
+        return None
+    try:
+        crd = await client.get(CustomResourceDefinition, resource.crd_name)
+    except ApiError as error:
+        if error.status.code == 404:
+            return None
+        raise
+    conversion = crd.spec.conversion
+    webhook = conversion.webhook if conversion is not None and conversion.strategy == "Webhook" else None
+    config = webhook.clientConfig if webhook is not None else None
+    if config is None or not config.url or not config.caBundle:
+        return None
+    return ConversionWebhook(url=config.url, ca_bundle=config.caBundle)
 
 
 async def install_registration(client: AsyncClient) -> list[str]:

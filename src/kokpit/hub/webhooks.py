@@ -3,8 +3,13 @@
 It runs as a controller, so only the replica that leads serves and registers itself: on start it
 makes sure the webhooks' CA exists (a Secret in kokpit-system, created once, shared by every replica
 and restart), issues itself a serving certificate for the address it advertises, listens, and keeps
-the `ValidatingWebhookConfiguration` pointing at it with that CA as `caBundle`. The routes are
-`kokpit.webhooks`' pure handlers; this module is only the I/O around them.
+the `ValidatingWebhookConfiguration` and the conversion webhook of each converted CRD (the
+Component's) pointing at it with that CA as `caBundle`. The routes are `kokpit.webhooks`' pure
+handlers and `kokpit.components.answer_conversion_review`; this module is only the I/O around them.
+
+When no replica serves, the CRDs keep naming the last one: reads and writes in a version other than
+the stored one fail with the API server's error (the webhook cannot be reached), and nothing stored
+changes; the storage version keeps being served without a webhook call.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from typing import Any
 from aiohttp import web
 from lightkube import AsyncClient, codecs
 from lightkube.resources.admissionregistration_v1 import ValidatingWebhookConfiguration
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
 
+from kokpit.components import answer_conversion_review
 from kokpit.controlplane.files import write_private
 from kokpit.controlplane.pki import CertKey, issue
 from kokpit.fleet.proxy.endpoints import advertised, parse_address, serving_names
@@ -28,7 +35,7 @@ from kokpit.hub.proxy import ensure_ca
 from kokpit.runtime import Controller, Key, Manager, Result, apply
 from kokpit.settings import HubSettings
 from kokpit.webhooks import interpreter, registration
-from kokpit.webhooks.routes import Route, admission, dispatch
+from kokpit.webhooks.routes import Route, admission, conversion, dispatch
 
 log = logging.getLogger("kokpit.hub.webhooks")
 
@@ -41,6 +48,7 @@ MAX_BODY = 3 * 1024 * 1024
 
 ROUTES: Mapping[str, Route] = {
     interpreter.PATH: admission(interpreter.validate_interpreter),
+    **{path: conversion(answer_conversion_review) for path in registration.CONVERSION_PATHS.values()},
 }
 """Every webhook the hub serves, by URL path."""
 
@@ -89,16 +97,26 @@ class WebhookService(Controller):
             fields={"metadata.name": registration.CONFIGURATION_NAME},
         )
         self.watch(self.configurations)
+        self.crds = {
+            name: manager.informer(settings.hub, CustomResourceDefinition, fields={"metadata.name": name})
+            for name in registration.CONVERSION_PATHS
+        }
+        for informer in self.crds.values():
+            self.watch(informer, lambda crd: [Key(settings.hub, "", f"crd/{crd.metadata.name}")])
         self.desired: dict[str, Any] | None = None
+        self.desired_crds: dict[str, dict[str, Any]] = {}
         self.key = Key(settings.hub, "", registration.CONFIGURATION_NAME)
 
     async def run(self) -> None:
         runner = await self._serve()
         try:
             self.enqueue(self.key)
+            for name in self.crds:
+                self.enqueue(Key(self.key.cluster, "", f"crd/{name}"))
             await super().run()
         finally:
             self.desired = None
+            self.desired_crds = {}
             await runner.cleanup()
             log.info("webhooks stopped")
 
@@ -127,11 +145,20 @@ class WebhookService(Controller):
         port = int(runner.addresses[0][1])
         base = advertised(self.bind_host, port, url=self.settings.webhook_url).proxy_url
         self.desired = registration.validating_configuration(base, ca.cert_pem.decode())
+        self.desired_crds = registration.conversion_crds(base, ca.cert_pem.decode())
         log.info("webhooks serving on %s:%d as %s", self.bind_host, port, base)
         return runner
 
     async def reconcile(self, key: Key) -> Result:
-        """Keeps the ValidatingWebhookConfiguration sending reviews to this replica."""
+        """Keeps the ValidatingWebhookConfiguration and the converted CRDs sending reviews to this
+        replica."""
+        if key.name.startswith("crd/"):
+            name = key.name.removeprefix("crd/")
+            desired = self.desired_crds.get(name)
+            crd = self.crds[name].get(name) if name in self.crds else None
+            if desired is not None and crd is not None and not _same_conversion(crd, desired):
+                await apply(self.hub, codecs.from_dict(desired), force=True)
+            return Result()
         if key != self.key or self.desired is None:
             return Result()
         current = self.configurations.get(registration.CONFIGURATION_NAME)
@@ -149,6 +176,16 @@ def _same(current: Any, desired: Mapping[str, Any]) -> bool:
     return set(mine) == set(theirs) and all(
         all(theirs[name].get(field) == value for field, value in webhook.items())
         for name, webhook in mine.items()
+    )
+
+
+def _same_conversion(current: Any, desired: Mapping[str, Any]) -> bool:
+    """Whether a stored CRD already converts through the desired webhook and serves its versions (the
+    rest of it is `kokpit install`'s; a CRD not installed yet is left to it)."""
+    stored = current.to_dict() if hasattr(current, "to_dict") else dict(current)
+    served = {v.get("name"): v.get("served") for v in stored["spec"].get("versions") or []}
+    return stored["spec"].get("conversion") == desired["spec"]["conversion"] and all(
+        served.get(v["name"]) == v["served"] for v in desired["spec"]["versions"]
     )
 
 

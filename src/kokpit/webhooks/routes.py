@@ -17,6 +17,17 @@ Route = Callable[[Any], dict[str, Any]]
 """A webhook: the decoded JSON body in, the JSON answer out; raises `ReviewError` on a bad body."""
 
 
+def conversion(handler: Callable[[Mapping[str, Any]], dict[str, Any]]) -> Route:
+    """`conversion` turns an answer to one ConversionReview (a JSON object) into a route."""
+
+    def route(body: Any) -> dict[str, Any]:
+        if not isinstance(body, Mapping):
+            raise ReviewError("the body is not a JSON object")
+        return handler(body)
+
+    return route
+
+
 def admission(handler: Callable[[AdmissionRequest], Verdict]) -> Route:
     """`admission` turns a decision over one admission request into a route answering AdmissionReviews."""
 

@@ -1,5 +1,5 @@
-"""The Component and ComponentTemplate CRDs: two served versions, v1beta1 stored, conversion None until
-kokpit serves the conversion webhook; the schemas refuse what the models refuse."""
+"""The Component and ComponentTemplate CRDs: v1beta1 stored, v1alpha1 served only with kokpit's
+conversion webhook (conversion None without it); the schemas refuse what the models refuse."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from kokpit.api.component import COMPONENT, COMPONENT_TEMPLATE
-from kokpit.api.crd import crd_manifest
+from kokpit.api.crd import ConversionWebhook, crd_manifest
 from kokpit.api.registry import ALL_RESOURCES
 
 
@@ -23,6 +23,22 @@ def test_v1beta1_is_stored_and_v1alpha1_waits_for_the_conversion_webhook() -> No
         ("v1alpha1", False, False),
     ]
     assert crd_manifest(COMPONENT)["spec"]["conversion"] == {"strategy": "None"}
+
+
+def test_with_the_conversion_webhook_both_versions_are_served_and_converted_through_it() -> None:
+    webhook = ConversionWebhook(url="https://127.0.0.1:9443/convert/components", ca_bundle="Q0E=")
+    manifest = crd_manifest(COMPONENT, webhook)
+    assert [(v["name"], v["served"], v["storage"]) for v in manifest["spec"]["versions"]] == [
+        ("v1beta1", True, True),
+        ("v1alpha1", True, False),
+    ]
+    assert manifest["spec"]["conversion"] == {
+        "strategy": "Webhook",
+        "webhook": {
+            "conversionReviewVersions": ["v1"],
+            "clientConfig": {"url": "https://127.0.0.1:9443/convert/components", "caBundle": "Q0E="},
+        },
+    }
 
 
 @pytest.mark.parametrize(

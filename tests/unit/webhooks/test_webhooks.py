@@ -157,11 +157,58 @@ def test_the_compile_message_is_the_one_the_controller_reports() -> None:
     assert interpreter.validate_interpreter(decode(review(BAD))).message.endswith(compiled)
 
 
+CONVERSION = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "ConversionReview",
+    "request": {
+        "uid": "c1",
+        "desiredAPIVersion": "apps.kokpit.io/v1beta1",
+        "objects": [
+            {
+                "apiVersion": "apps.kokpit.io/v1alpha1",
+                "kind": "Component",
+                "metadata": {"name": "nginx", "namespace": "default"},
+                "spec": {
+                    "workloadType": "Deployment",
+                    "developLanguage": "python",
+                    "runType": "server",
+                    "image": "python-demo:latest",
+                    "port": 8080,
+                },
+            }
+        ],
+    },
+}
+
+
+def test_a_conversion_review_is_answered_with_the_converted_components() -> None:
+    reply = dispatch(ROUTES, registration.CONVERSION_PATHS["components.apps.kokpit.io"], CONVERSION)
+    response = reply.body["response"]
+    assert response["uid"] == "c1" and response["result"] == {"status": "Success"}
+    (converted,) = response["convertedObjects"]
+    assert converted["apiVersion"] == "apps.kokpit.io/v1beta1"
+    assert converted["spec"]["language"] == "python"
+
+
+def test_the_converted_crds_point_at_the_serving_replica() -> None:
+    (crd,) = registration.conversion_crds("https://10.0.0.1:9443/", "PEM").values()
+    config = crd["spec"]["conversion"]["webhook"]["clientConfig"]
+    assert config == {
+        "url": "https://10.0.0.1:9443/convert/components",
+        "caBundle": base64.b64encode(b"PEM").decode(),
+    }
+    assert all(v["served"] for v in crd["spec"]["versions"])
+
+
 @pytest.mark.parametrize(
     ("path", "body", "status"),
     [
         pytest.param(interpreter.PATH, review(GOOD), 200, id="a review at a served path is answered"),
-        pytest.param("/convert/components", review(GOOD), 404, id="a path with no route is not found"),
+        pytest.param("/convert/gizmos", review(GOOD), 404, id="a path with no route is not found"),
+        pytest.param(
+            "/convert/components", CONVERSION, 200, id="a ConversionReview of Components is answered"
+        ),
+        pytest.param("/convert/components", [CONVERSION], 400, id="a body that is not an object is refused"),
         pytest.param(
             interpreter.PATH, {"kind": "x"}, 400, id="a body the route cannot read is a bad request"
         ),
