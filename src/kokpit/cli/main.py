@@ -19,6 +19,7 @@ from kokpit.cli import (
     install,
     interpreter,
     machines,
+    migrate,
     plan,
     register,
     sandbox,
@@ -53,6 +54,7 @@ app.command("unjoin")(fleet.unjoin_command)
 app.command("plan")(plan.plan)
 app.add_typer(token.app, name="token")
 app.add_typer(interpreter.app, name="interpreter")
+app.add_typer(migrate.app, name="migrate")
 app.command("register")(register.register_command)
 
 

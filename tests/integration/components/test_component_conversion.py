@@ -125,18 +125,44 @@ def test_the_issue_spec_written_as_v1alpha1_reads_as_v1beta1_and_back_exactly(
     assert table[1].split()[:3] == ["nginx", "python", "Deployment"]
 
 
-def test_the_old_load_balancer_type_renders_the_new_class_on_the_member(
+def set_storage_version(hub: Path, tmp_path: Path, version: str) -> None:
+    """The Component CRD as registered now, with `version` as the storage version (an older kokpit
+    stored v1alpha1)."""
+    crd = get(hub, "crd", COMPONENT.crd_name)
+    manifest = crd_manifest(COMPONENT)
+    manifest["spec"]["conversion"] = crd["spec"]["conversion"]
+    for served in manifest["spec"]["versions"]:
+        served["served"] = True
+        served["storage"] = served["name"] == version
+    path = tmp_path / f"crd-{version}.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    kubectl(hub, "apply", "--server-side", "--force-conflicts", "--field-manager=kokpit", "-f", str(path))
+
+
+def stored_versions(hub: Path) -> list[str]:
+    return list(get(hub, "crd", COMPONENT.crd_name)["status"]["storedVersions"])
+
+
+def test_an_object_stored_in_v1alpha1_renders_the_new_load_balancer_class_and_migrates(
     fleet: SandboxHandle, serving: HubThread, tmp_path: Path
 ) -> None:
     hub, member = fleet.kubeconfig("hub"), fleet.kubeconfig("member1")
     wait_until("the conversion webhook", lambda: registered(hub), timeout=TIMEOUT)
     kubectl_apply(hub, tmp_path, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
-    kubectl_apply(
-        hub,
-        tmp_path,
-        alpha("edge", svc={"type": "external-lb"}, placement={"clusters": [{"name": "member1"}]}),
-    )
-    assert get(hub, BETA, "edge")["spec"]["exposure"]["service"] == {
+    # Written while v1alpha1 was the storage version, with the old load balancer type.
+    set_storage_version(hub, tmp_path, "v1alpha1")
+    try:
+        kubectl_apply(
+            hub,
+            tmp_path,
+            alpha("edge", svc={"type": "external-lb"}, placement={"clusters": [{"name": "member1"}]}),
+        )
+    finally:
+        set_storage_version(hub, tmp_path, "v1beta1")
+    assert sorted(stored_versions(hub)) == ["v1alpha1", "v1beta1"]
+    written = get(hub, BETA, "edge")
+    # Converted on read: the new type, which the controller renders without anyone touching the object.
+    assert written["spec"]["exposure"]["service"] == {
         "type": "LoadBalancer",
         "loadBalancerClass": "kokpit.io/l4",
     }
@@ -149,6 +175,16 @@ def test_the_old_load_balancer_type_renders_the_new_class_on_the_member(
         timeout=TIMEOUT,
     )
     assert get(hub, ALPHA, "edge")["spec"]["svc"] == {"type": "external-lb"}
+    migrated = kokpit_cli("migrate", "storage", "components", hub=hub)
+    assert migrated.returncode == 0, migrated.stderr
+    assert "-> v1beta1" in migrated.stdout
+    assert stored_versions(hub) == ["v1beta1"]
+    after = get(hub, BETA, "edge")
+    assert after["metadata"]["resourceVersion"] != written["metadata"]["resourceVersion"]
+    assert after["spec"] == written["spec"]
+    refused = kokpit_cli("migrate", "storage", "gizmos", hub=hub)
+    assert refused.returncode != 0 and "no kokpit resource 'gizmos'" in refused.stderr
+    assert "Traceback" not in refused.stderr
 
 
 def test_with_the_webhook_stopped_the_other_version_fails_and_nothing_stored_changes(
