@@ -20,6 +20,9 @@ class HubSettings:
 
     hub: str = "hub"
     """The manager's name for the hub cluster (registered before any domain is set up)."""
+    controller_id: str | None = None
+    """A Component controller group: only Components labelled `apps.kokpit.io/controller-id` with it,
+    and nothing else; None: the default group, every domain and the unlabelled Components."""
     state_dir: Path = field(default_factory=default_state_dir)
     """Where process-runtime components (etcd members, control planes) and backups live."""
     tie_to_parent: bool = True

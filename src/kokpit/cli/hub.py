@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from kokpit.api.meta import DNS_LABEL_PATTERN
 from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_kubeconfig, load_hub_config
 from kokpit.errors import KokpitError
 from kokpit.fleet.proxy.endpoints import advertised, parse_address
@@ -75,6 +77,14 @@ def run(
         str | None,
         typer.Option("--webhook-url", help="The https URL the hub API server dials, when not HOST:PORT."),
     ] = None,
+    controller_id: Annotated[
+        str | None,
+        typer.Option(
+            "--controller-id",
+            help="Run only the Component controller, for the Components labelled "
+            "apps.kokpit.io/controller-id=ID, under a Lease of its own.",
+        ),
+    ] = None,
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
@@ -91,6 +101,8 @@ def run(
             advertised(*parse_address(webhook_addr), url=webhook_url)
         except ValueError as error:
             raise KokpitError(f"--webhook-addr/--webhook-url: {error}") from None
+    if controller_id is not None and not re.fullmatch(DNS_LABEL_PATTERN, controller_id):
+        raise KokpitError(f"--controller-id {controller_id!r}: a DNS label (lower case, digits, '-')")
     setup_logging(fmt="json" if log_format == "json" else "kv")
     options = HubOptions(
         kubeconfig=kubeconfig,
@@ -111,7 +123,8 @@ def run(
             allow_exec_credentials=allow_exec_credentials,
             proxy_address=proxy_addr,
             proxy_url=proxy_url,
-            webhook_address=webhook_addr or None,
+            controller_id=controller_id,
+            webhook_address=None if controller_id is not None else webhook_addr or None,
             webhook_url=webhook_url,
         ),
     )

@@ -15,6 +15,10 @@ status once through `status_writer`:
 - Delivery does the rest; the status folds the Works of the templates per cluster
   (`kokpit.components.status`). A member refusing an object, or a cluster failing to render, is a
   Warning Event on the Component when it starts.
+- A controller group (`kokpit hub run --controller-id ID`) reconciles only the Components labelled
+  `apps.kokpit.io/controller-id: ID`, the default group only unlabelled ones; its Events come from
+  `kokpit-components-ID`.
+- Each pass that writes says so in a `Rendered` Event naming what it wrote or deleted.
 - `apps.kokpit.io/unmanaged: "true"` on a Component: nothing it rendered is written or deleted any
   more, and its PropagationPolicies get `suspension.dispatching: true` (the one write), so delivery
   leaves the members' copies alone too (no apply, no drift correction); `Progressing` says
@@ -77,6 +81,8 @@ from kokpit.settings import HubSettings
 
 log = logging.getLogger("kokpit.components.controller")
 
+CONTROLLER_ID_LABEL = "apps.kokpit.io/controller-id"
+"""Which controller group reconciles a Component (`kokpit hub run --controller-id`); unset: the default."""
 UNMANAGED_ANNOTATION = "apps.kokpit.io/unmanaged"
 """`"true"`: the controller leaves the Component and what it rendered untouched."""
 
@@ -130,8 +136,9 @@ def owned_by(obj: Any, component: Any) -> bool:
 class ComponentReconciler:
     """Reconciles the hub's Components (key: a Component)."""
 
-    def __init__(self, manager: Manager, *, hub: str = "hub") -> None:
+    def __init__(self, manager: Manager, *, hub: str = "hub", controller_id: str | None = None) -> None:
         self.hub = hub
+        self.controller_id = controller_id
         self.client: AsyncClient = manager.clients.get(hub)
         self.components = manager.informer(hub, ComponentResource)
         self.templates = manager.informer(hub, TemplateResource)
@@ -151,7 +158,8 @@ class ComponentReconciler:
             OverridePolicyResource,
             self.overrides,
         )
-        self.recorder = EventRecorder(self.client, "kokpit-components")
+        group = "" if controller_id is None else f"-{controller_id}"
+        self.recorder = EventRecorder(self.client, f"kokpit-components{group}")
         self._parsed: dict[tuple[str, str], ComponentTemplate | None] = {}
 
     # -- watches --------------------------------------------------------------------------------
@@ -159,15 +167,22 @@ class ComponentReconciler:
     def setup(self, manager: Manager) -> None:
         """Registers the controller: Components, and whatever changes what they render or report."""
         controller = manager.controller("components", self, workers=2)
-        controller.watch(self.components)
+        controller.watch(self.components, self._if_mine)
         controller.watch(self.templates, self._every_component)
         controller.watch(self.clusters, self._every_component)
         controller.watch(self.works, self._component_of_work)
         for _, informer in self.kinds.values():
             controller.watch(informer, self._component_of_object)
 
+    def mine(self, component: Any) -> bool:
+        """`mine` tells whether this controller group reconciles `component` (by its label)."""
+        return (component.metadata.labels or {}).get(CONTROLLER_ID_LABEL) == self.controller_id
+
+    def _if_mine(self, component: Any) -> list[Key]:
+        return [Key.of(self.hub, component)] if self.mine(component) else []
+
     def _every_component(self, _: Any) -> list[Key]:
-        return [Key.of(self.hub, c) for c in self.components.list()]
+        return [Key.of(self.hub, c) for c in self.components.list() if self.mine(c)]
 
     def _component_of_object(self, obj: Any) -> list[Key]:
         component = (obj.metadata.labels or {}).get(COMPONENT_LABEL)
@@ -183,8 +198,8 @@ class ComponentReconciler:
 
     async def reconcile(self, key: Key) -> Result:
         obj = self.components.get(key.name, key.namespace)
-        if obj is None or obj.metadata.deletionTimestamp is not None:
-            return Result()  # the garbage collector deletes what it rendered (owner references)
+        if obj is None or obj.metadata.deletionTimestamp is not None or not self.mine(obj):
+            return Result()  # deleted: the garbage collector deletes what it rendered (owner references)
         async with status_writer(
             self.client, ComponentResource, obj, owned=CONDITIONS, now=datetime.now(UTC)
         ) as status:
@@ -272,6 +287,7 @@ class ComponentReconciler:
         desired = [*plan.objects, *plan.propagation_policies, *plan.override_policies]
         wanted = {object_key(d) for d in desired}
         taken: list[str] = []
+        written: list[str] = []
         for body in desired:
             key = object_key(body)
             resource, informer = self.kinds[(key[0], key[1])]
@@ -283,6 +299,7 @@ class ComponentReconciler:
             if cached is not None and contains(cached, full):
                 continue
             await apply(self.client, resource.from_dict(full), field_manager=FIELD_MANAGER, force=True)
+            written.append(f"{key[1]} {key[2]}")
         for (api_version, kind), (resource, informer) in self.kinds.items():
             for existing in informer.list(namespace):
                 labels = existing.metadata.labels or {}
@@ -292,6 +309,9 @@ class ComponentReconciler:
                     await delete_if_present(
                         self.client, resource, str(existing.metadata.name), namespace=namespace
                     )
+                    written.append(f"deleted {kind} {existing.metadata.name}")
+        if written:
+            await self.recorder.event(obj, "Normal", "Rendered", "wrote " + ", ".join(written))
         return taken
 
     def _with_ownership(self, obj: Any, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -364,5 +384,6 @@ class ComponentReconciler:
 
 
 def setup(manager: Manager, settings: HubSettings) -> None:
-    """`setup` adds the Component controller to the hub's `manager`."""
-    ComponentReconciler(manager, hub=settings.hub).setup(manager)
+    """`setup` adds the Component controller to the hub's `manager`, for the Components of its
+    controller group (`settings.controller_id`)."""
+    ComponentReconciler(manager, hub=settings.hub, controller_id=settings.controller_id).setup(manager)

@@ -1,6 +1,8 @@
 """The hub's controller process: every kokpit domain in one manager, against the hub API server.
 
-`kokpit hub run` builds it; replicas compete for one Lease and only the holder reconciles. Each
+`kokpit hub run` builds it; replicas compete for one Lease and only the holder reconciles. With
+`--controller-id ID` it is a Component controller group instead: only the Components labelled with
+that id, under a Lease of its own, so groups share the Components out. Each
 domain exposes `setup(manager, settings)`; they are called in a loop, and none depends on another
 having been set up first (shared services such as the member clients come from `manager.shared`).
 """
@@ -49,6 +51,20 @@ DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (
 )
 """Every domain the hub runs, by its `setup`."""
 
+GROUP_DOMAINS: tuple[Callable[[Manager, HubSettings], None], ...] = (components.setup,)
+"""What a controller group (`HubSettings.controller_id`) runs: its share of the Components."""
+
+
+def domains_of(settings: HubSettings) -> tuple[Callable[[Manager, HubSettings], None], ...]:
+    """`domains_of` is every domain for the default group, the Components alone for another."""
+    return DOMAINS if settings.controller_id is None else GROUP_DOMAINS
+
+
+def lease_of(options: HubOptions) -> str:
+    """`lease_of` is the Lease a replica competes for: one per controller group."""
+    group = options.settings.controller_id
+    return options.lease_name if group is None else f"{options.lease_name}-{group}"
+
 
 @dataclass(frozen=True)
 class HubOptions:
@@ -80,7 +96,7 @@ def build_manager(options: HubOptions) -> Manager:
     """A manager with every domain's controllers registered, ready to `run()`."""
     election = (
         LeaderElection(
-            options.lease_name,
+            lease_of(options),
             namespace=SECRET_NAMESPACE,
             lease_duration=options.lease_duration,
             renew_deadline=options.lease_duration * 2 / 3,
@@ -98,7 +114,7 @@ def build_manager(options: HubOptions) -> Manager:
         leader_election=election,
     )
     manager.add_cluster(options.settings.hub, options.kubeconfig)
-    for setup in DOMAINS:
+    for setup in domains_of(options.settings):
         setup(manager, options.settings)
     return manager
 

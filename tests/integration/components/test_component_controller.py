@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from kokpit.components.builtin import LANGUAGE_DEFAULTS, PARAMETERS_SCHEMA, TEMPLATE
+from kokpit.settings import HubSettings
 from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, kubectl_get, wait_until
 
 pytestmark = pytest.mark.integration
@@ -236,6 +237,58 @@ def test_an_unmanaged_component_and_what_it_rendered_are_left_alone(
     )
     resumed = kubectl_get(hub, "propagationpolicy", "solo", ns)
     assert resumed is not None and "suspension" not in resumed["spec"]
+
+
+def reporters(hub: Path, name: str, ns: str) -> set[str]:
+    """Who wrote the Events of Component `name`."""
+    events = json.loads(
+        kubectl(
+            hub,
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            f"involvedObject.kind=Component,involvedObject.name={name}",
+            "-o",
+            "json",
+        ).stdout
+    )
+    return {str(e.get("reportingComponent") or e.get("reportingController")) for e in events["items"]}
+
+
+def test_two_controller_groups_each_reconcile_only_their_own_components(
+    fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
+) -> None:
+    hub, ns = fleet.kubeconfig("hub"), "comp-groups"
+    blue = HubThread(hub, settings=HubSettings(state_dir=tmp_path / "blue", controller_id="blue")).start()
+    try:
+        labelled = {"apps.kokpit.io/controller-id": "blue"}
+        nobody = {"apps.kokpit.io/controller-id": "green"}
+        kubectl_apply(
+            hub,
+            tmp_path,
+            namespace(ns),
+            component("plain", ns, on("member1")),
+            component("bluebird", ns, on("member2"))
+            | {"metadata": {"name": "bluebird", "namespace": ns, "labels": labelled}},
+            component("stray", ns, on("member3"))
+            | {"metadata": {"name": "stray", "namespace": ns, "labels": nobody}},
+        )
+        wait_until("plain applied", applied(hub, "plain", ns), timeout=TIMEOUT)
+        wait_until("bluebird applied", applied(hub, "bluebird", ns), timeout=TIMEOUT)
+        wait_until(
+            "both groups' Events",
+            lambda: bool(reporters(hub, "plain", ns) and reporters(hub, "bluebird", ns)),
+        )
+        assert reporters(hub, "plain", ns) == {"kokpit-components"}
+        assert reporters(hub, "bluebird", ns) == {"kokpit-components-blue"}
+        assert kubectl_get(fleet.kubeconfig("member2"), "deployment", "bluebird", ns) is not None
+        # A Component of a group that does not run is nobody's.
+        assert status_of(hub, "stray", ns) == {}
+        assert kubectl_get(hub, "deployment", "stray", ns) is None
+    finally:
+        blue.stop()
 
 
 BAD_TEMPLATE = {
