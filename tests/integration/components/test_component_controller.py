@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,32 @@ pytestmark = pytest.mark.integration
 
 TIMEOUT = 120.0
 COMPONENTS = "components.apps.kokpit.io"
+
+
+@pytest.fixture(autouse=True)
+def components_removed(fleet: SandboxHandle, hub_controllers: HubThread) -> Iterator[None]:
+    """The fleet is shared: what a test rendered goes with it, so later tests (a drain) see only theirs."""
+    yield
+    kubectl(
+        fleet.kubeconfig("hub"), "delete", COMPONENTS, "--all", "-A", "--cascade=foreground", "--timeout=60s"
+    )
+    wait_until(
+        "the members hold no Component's workload", lambda: not rendered_on_members(fleet), timeout=TIMEOUT
+    )
+
+
+def rendered_on_members(fleet: SandboxHandle) -> list[str]:
+    found = []
+    for member in ("member1", "member2", "member3"):
+        listed = json.loads(
+            kubectl(fleet.kubeconfig(member), "get", "deployments", "-A", "-o", "json").stdout
+        )
+        found += [
+            f"{member}/{d['metadata']['namespace']}/{d['metadata']['name']}"
+            for d in listed.get("items") or ()
+            if d["metadata"]["namespace"].startswith("comp-")
+        ]
+    return found
 
 
 def namespace(name: str) -> dict[str, Any]:

@@ -114,7 +114,8 @@ async def test_drain_evicts_moves_pods_and_cordons(member: Member) -> None:
 
     result = await drain(member.client, target, timeout=60.0, interval=0.5)
     assert result.done, drain_condition(result).message
-    assert len(result.evicted) == counts[target]
+    # The fleet is shared: count only this test's pods, whatever else runs on the node.
+    assert len([e for e in result.evicted if e.startswith(f"{member.namespace}/")]) == counts[target]
     assert drain_condition(result).reason == "Drained"
     node = await member.client.get(PlainNode, target)
     assert node["spec"]["unschedulable"] is True
