@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 import yaml
-from lightkube import ApiError, AsyncClient
+from lightkube import AsyncClient
 from lightkube.types import PatchType
 from rich.console import Console
 from rich.table import Table
@@ -24,6 +24,15 @@ from rich.table import Table
 from kokpit.api.machine import HOST, MACHINE, MACHINE_SET
 from kokpit.cli.errors import fail
 from kokpit.cli.kubeconfig import HubAliasOption, HubOption, hub_choice, hub_client
+from kokpit.cli.show import (
+    AllNamespacesOption,
+    NamespaceOption,
+    OutputOption,
+    age,
+    as_plain,
+    condition_of,
+    recent_events,
+)
 from kokpit.errors import KokpitError
 from kokpit.machines.drain import DrainResult, cordon, drain, drain_condition, listing
 from kokpit.machines.health_plan import DONE_ANNOTATION, REMEDIATION_ANNOTATION, REQUESTED_ANNOTATION
@@ -41,9 +50,6 @@ MachineResource = resource_class(MACHINE)
 MachineSetResource = resource_class(MACHINE_SET)
 HostResource = resource_class(HOST)
 
-NamespaceOption = Annotated[str, typer.Option("--namespace", "-n", help="Namespace on the hub.")]
-AllNamespacesOption = Annotated[bool, typer.Option("--all-namespaces", "-A", help="Every namespace.")]
-OutputOption = Annotated[str, typer.Option("-o", "--output", help="table, yaml or json")]
 OUTPUTS = ("table", "yaml", "json")
 
 
@@ -52,26 +58,6 @@ OUTPUTS = ("table", "yaml", "json")
 
 def _parts(obj: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any]]:
     return obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
-
-
-def _condition(obj: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
-    conditions = (obj.get("status") or {}).get("conditions") or []
-    return next((c for c in conditions if c.get("type") == type_), {})
-
-
-def age(timestamp: str | None, now: datetime) -> str:
-    """`age` is kubectl's AGE column: `3d`, `5h`, `12m`, `40s`."""
-    if not timestamp:
-        return ""
-    try:
-        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    except ValueError:
-        return ""
-    seconds = int((now - then).total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
 
 
 def components_cell(machine: Mapping[str, Any]) -> str:
@@ -111,7 +97,7 @@ def machine_row(machine: Mapping[str, Any], now: datetime) -> list[str]:
         str((spec.get("hostRef") or {}).get("name", "")),
         str((status.get("nodeRef") or {}).get("name", "")),
         phase,
-        str(_condition(machine, "Ready").get("status", "")),
+        str(condition_of(machine, "Ready").get("status", "")),
         str(labels.get(REVISION_LABEL, "")),
         components_cell(machine),
         age(metadata.get("creationTimestamp"), now),
@@ -124,8 +110,8 @@ SET_COLUMNS = ("NAME", "REPLICAS", "READY", "UPDATED", "REVISION", "PAUSED", "ST
 def set_row(machine_set: Mapping[str, Any], now: datetime) -> list[str]:
     """`set_row` is one line of `kokpit machines get --sets`: the set, and why it is not Ready."""
     metadata, spec, status = _parts(machine_set)
-    ready = _condition(machine_set, "Ready")
-    paused = _condition(machine_set, "Paused")
+    ready = condition_of(machine_set, "Ready")
+    paused = condition_of(machine_set, "Paused")
     note = str(ready.get("reason", ""))
     if paused.get("status") == "True":
         note = str(paused.get("reason", ""))
@@ -156,7 +142,7 @@ def host_row(host: Mapping[str, Any], now: datetime) -> list[str]:
         address,
         str(status.get("phase", "")),
         str((status.get("machineRef") or {}).get("name", "")),
-        str(_condition(host, "Reachable").get("status", "")),
+        str(condition_of(host, "Reachable").get("status", "")),
         str(status.get("distribution") or status.get("os") or ""),
         str(status.get("architecture", "")),
         age(metadata.get("creationTimestamp"), now),
@@ -277,19 +263,11 @@ async def _list(
 ) -> list[dict[str, Any]]:
     try:
         items = [
-            _plain(item) async for item in client.list(resource, namespace=namespace or "*", labels=labels)
+            as_plain(item) async for item in client.list(resource, namespace=namespace or "*", labels=labels)
         ]
     finally:
         await client.close()
     return sorted(items, key=lambda i: (i["metadata"].get("namespace", ""), i["metadata"]["name"]))
-
-
-def _plain(obj: Any) -> dict[str, Any]:
-    """A lightkube object as plain JSON data (times as strings)."""
-    plain: dict[str, Any] = json.loads(
-        json.dumps(obj.to_dict() if hasattr(obj, "to_dict") else dict(obj), default=str)
-    )
-    return plain
 
 
 @app.command("get")
@@ -332,40 +310,24 @@ def describe(
         try:
             machine = await get_or_none(client, MachineResource, name, namespace=namespace)
             if machine is not None:
-                plain = _plain(machine)
-                return describe_machine(plain, await _events(client, namespace, name, MACHINE.kind))
+                plain = as_plain(machine)
+                return describe_machine(plain, await recent_events(client, namespace, name, MACHINE.kind))
             machine_set = await get_or_none(client, MachineSetResource, name, namespace=namespace)
             if machine_set is None:
                 raise KokpitError(f"no Machine or MachineSet {name!r} in namespace {namespace}")
             machines = [
-                _plain(m)
+                as_plain(m)
                 async for m in client.list(MachineResource, namespace=namespace, labels={SET_LABEL: name})
             ]
             return describe_set(
-                _plain(machine_set), sorted(machines, key=lambda m: m["metadata"]["name"]), datetime.now(UTC)
+                as_plain(machine_set),
+                sorted(machines, key=lambda m: m["metadata"]["name"]),
+                datetime.now(UTC),
             )
         finally:
             await client.close()
 
     typer.echo(asyncio.run(go()))
-
-
-async def _events(client: AsyncClient, namespace: str, name: str, kind: str) -> list[dict[str, Any]]:
-    from lightkube.resources.events_v1 import Event
-
-    try:
-        found = [
-            _plain(e)
-            async for e in client.list(
-                Event, namespace=namespace, fields={"regarding.name": name, "regarding.kind": kind}
-            )
-        ]
-    except ApiError:
-        return []
-    found.sort(
-        key=lambda e: str(e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp") or "")
-    )
-    return found[-10:]
 
 
 @app.command("promote")
@@ -383,7 +345,7 @@ def promote(
             obj = await get_or_none(client, MachineSetResource, machine_set, namespace=namespace)
             if obj is None:
                 raise KokpitError(f"no MachineSet {machine_set!r} in namespace {namespace}")
-            plain = _plain(obj)
+            plain = as_plain(obj)
             revision, patch = promotion_patch(plain)
             paused = bool((plain.get("status") or {}).get("paused"))
             await client.patch(
@@ -421,7 +383,7 @@ def drain_command(
             obj = await get_or_none(client, MachineResource, machine, namespace=namespace)
             if obj is None:
                 raise KokpitError(f"no Machine {machine!r} in namespace {namespace}")
-            plain = _plain(obj)
+            plain = as_plain(obj)
             node = ((plain.get("status") or {}).get("nodeRef") or {}).get("name")
             if not node:
                 raise KokpitError(f"machine {machine} has no node yet")

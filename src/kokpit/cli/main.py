@@ -11,6 +11,7 @@ import typer
 from kokpit.cli import (
     agent,
     binaries,
+    components,
     etcd,
     fleet,
     hosted,
@@ -48,6 +49,9 @@ app.add_typer(hosted.delete_app, name="delete")
 app.add_typer(hosted.upgrade_app, name="upgrade")
 app.add_typer(hosted.addons_app, name="addons")
 fleet.get_app.command("kubeconfig")(hosted.get_kubeconfig)
+fleet.get_app.command("components")(components.get_components)
+components.describe_app.command("component")(components.describe_component_command)
+app.add_typer(components.describe_app, name="describe")
 app.command("install")(install.install)
 app.command("join")(fleet.join_command)
 app.command("unjoin")(fleet.unjoin_command)
