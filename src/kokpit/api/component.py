@@ -425,6 +425,9 @@ COMPONENT_TEMPLATE = ResourceType(
         PrinterColumn(name="Workloads", type="string", json_path=".spec.selector.workloadTypes"),
         PrinterColumn(name="Languages", type="string", json_path=".spec.selector.languages"),
         PrinterColumn(name="Run-Types", type="string", json_path=".spec.selector.runTypes"),
+        PrinterColumn(
+            name="Accepted", type="string", json_path='.status.conditions[?(@.type=="Accepted")].status'
+        ),
     ),
 )
 """The declaration of the ComponentTemplate resource type."""

@@ -61,6 +61,7 @@ from kokpit.components.status import (
     component_status,
     work_report,
 )
+from kokpit.components.template_controller import TemplateReconciler
 from kokpit.errors import validation_message
 from kokpit.propagation import names
 from kokpit.runtime import (
@@ -385,5 +386,7 @@ class ComponentReconciler:
 
 def setup(manager: Manager, settings: HubSettings) -> None:
     """`setup` adds the Component controller to the hub's `manager`, for the Components of its
-    controller group (`settings.controller_id`)."""
+    controller group (`settings.controller_id`), and in the default group the templates' one."""
     ComponentReconciler(manager, hub=settings.hub, controller_id=settings.controller_id).setup(manager)
+    if settings.controller_id is None:
+        TemplateReconciler(manager, hub=settings.hub).setup()

@@ -124,6 +124,24 @@ def validate_config(template: ComponentTemplate, config: Mapping[str, Any] | Non
     return merged
 
 
+def template_problem(template: ComponentTemplate) -> RenderError | None:
+    """`template_problem` is what is wrong with `template` before any Component uses it, or None:
+    a `parametersSchema` that is no JSON Schema or `defaults` failing it (`TemplateInvalid`,
+    `DefaultsInvalid`), or Jinja2 syntax (`TemplateInvalid`, with the line). What only rendering can
+    tell (an unknown variable, invalid YAML, a kind it may not create) shows on the Components."""
+    try:
+        validate_config(template, None)
+    except RenderError as error:
+        if error.reason == "ConfigInvalid":
+            return RenderError("DefaultsInvalid", "defaults" + error.message.removeprefix("config"))
+        return error
+    try:
+        environment().parse(template.spec.template)
+    except jinja2.TemplateSyntaxError as error:
+        return RenderError("TemplateInvalid", f"line {error.lineno}: {error.message}")
+    return None
+
+
 def component_context(component: Component, placement: ClusterPlacement | None = None) -> dict[str, Any]:
     """`component_context` is the `component` variable of a template, every key present: the spec with
     what `placement` (the entry for the cluster rendered for) sets instead (replicas, image, env)."""
