@@ -8,6 +8,7 @@ team, ComponentTemplates); what they see is the members' workloads and the Compo
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,16 @@ import pytest
 
 from kokpit.components.builtin import LANGUAGE_DEFAULTS, PARAMETERS_SCHEMA, TEMPLATE
 from kokpit.settings import HubSettings
-from tests.support import HubThread, SandboxHandle, kubectl, kubectl_apply, kubectl_get, wait_until
+from tests.support import (
+    HubThread,
+    SandboxHandle,
+    Streaming,
+    kokpit_cli,
+    kubectl,
+    kubectl_apply,
+    kubectl_get,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -193,6 +203,7 @@ def test_changing_the_java_template_reaches_java_components_and_no_other(
     assert python_before is not None and hub_python_before is not None
     try:
         kubectl_apply(hub, tmp_path, java_template({"TEAM": "payments"}))
+        wait_until("the java template accepted", lambda: template_accepted(hub, "platform-java") == "True")
         wait_until(
             "the java Components on both members get TEAM",
             lambda: (
@@ -317,6 +328,33 @@ def test_two_controller_groups_each_reconcile_only_their_own_components(
         blue.stop()
 
 
+def template_accepted(hub: Path, name: str) -> str:
+    obj = kubectl_get(hub, "componenttemplates", name) or {}
+    conditions = (obj.get("status") or {}).get("conditions") or []
+    return next((str(c["status"]) for c in conditions if c.get("type") == "Accepted"), "")
+
+
+def test_a_template_with_a_syntax_error_is_not_accepted_when_written(
+    fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
+) -> None:
+    hub, broken = fleet.kubeconfig("hub"), java_template({})
+    broken["metadata"] = {"name": "broken-syntax"}
+    broken["spec"] |= {
+        "selector": {"languages": ["nosuch"]},
+        "template": "kind: Deployment\nmetadata: {name: '{{ component.name | }}'}\n",
+    }
+    try:
+        kubectl_apply(hub, tmp_path, broken)
+        wait_until("the template refused", lambda: template_accepted(hub, "broken-syntax") == "False")
+        conditions = (kubectl_get(hub, "componenttemplates", "broken-syntax") or {})["status"]["conditions"]
+        accepted = next(c for c in conditions if c["type"] == "Accepted")
+        assert accepted["reason"] == "TemplateInvalid" and accepted["message"].startswith("line 2: ")
+        table = kubectl(hub, "get", "componenttemplates", "broken-syntax").stdout.splitlines()
+        assert table[0].split()[-2:] == ["ACCEPTED", "AGE"] and table[1].split()[-2] == "False"
+    finally:
+        kubectl(hub, "delete", "componenttemplate", "broken-syntax", "--ignore-not-found")
+
+
 BAD_TEMPLATE = {
     "apiVersion": "apps.kokpit.io/v1alpha1",
     "kind": "ComponentTemplate",
@@ -372,3 +410,41 @@ def test_what_cannot_be_rendered_is_a_condition_and_reaches_no_member(
     for member in ("member1", "member2", "member3"):
         assert kubectl_get(fleet.kubeconfig(member), "deployment", name, ns) is None
     assert kubectl_get(hub, "deployment", name, ns) is None
+
+
+def test_get_and_describe_follow_a_component_live(
+    fleet: SandboxHandle, hub_controllers: HubThread, tmp_path: Path
+) -> None:
+    hub, ns = fleet.kubeconfig("hub"), "comp-live"
+    kubectl_apply(hub, tmp_path, namespace(ns), component("live", ns, {"clusters": [{"name": "member1"}]}))
+    cli = [sys.executable, "-m", "kokpit.cli.main"]
+    where = ["-n", ns, "-w", "--hub-kubeconfig", str(hub)]
+
+    def member1_row(replicas: str) -> Callable[[str], bool]:
+        return lambda line: line.split()[:1] == ["member1"] and line.split()[4:6] == [replicas, replicas]
+
+    def live_row(ready: str) -> Callable[[str], bool]:
+        return lambda line: line.split()[:1] == ["live"] and ready in line.split()
+
+    with (
+        Streaming([*cli, "get", "components", *where]) as rows,
+        Streaming([*cli, "describe", "component", "live", *where]) as described,
+    ):
+        assert rows.wait_for("the header", lambda line: "LANGUAGE" in line).split()[:3] == [
+            "NAME",
+            "LANGUAGE",
+            "WORKLOAD",
+        ]
+        rows.wait_for("live with 1/1 ready", live_row("1/1"), timeout=TIMEOUT)
+        described.wait_for("member1 with 1 ready", member1_row("1"), timeout=TIMEOUT)
+        # The commands were started before this change: what they print next, they saw live.
+        two = {"spec": {"placement": {"clusters": [{"name": "member1", "replicas": 2}]}}}
+        kubectl(hub, "patch", COMPONENTS, "live", "-n", ns, "--type=merge", "-p", json.dumps(two))
+        rows.wait_for("live with 2/2 ready", live_row("2/2"), timeout=TIMEOUT)
+        described.wait_for("member1 with 2 ready", member1_row("2"), timeout=TIMEOUT)
+        described.wait_for("the Rendered Event", lambda line: line.strip().startswith("Normal Rendered"))
+        assert rows.ended(timeout=0) is None and described.ended(timeout=0) is None, "both still follow"
+
+    missing = kokpit_cli("describe", "component", "nope", "-n", ns, hub=hub)
+    assert missing.returncode != 0
+    assert missing.stderr.strip().splitlines() == [f"kokpit: error: no Component 'nope' in namespace {ns}"]
