@@ -6,13 +6,13 @@ all of them share is the `PropagationContext` (`kokpit.propagation.context`).
 Its key is the template. A reconcile:
 
 1. picks the claiming policy with `select_policy` among the valid propagation policies;
-2. puts the `kokpit.io/propagation` finalizer on the template;
-3. schedules it with `schedule` over every Cluster (`cluster_info_from_object`), passing the binding's
+2. schedules it with `schedule` over every Cluster (`cluster_info_from_object`), passing the binding's
    current decision for stability, and server-side applies the `ResourceBinding` (or
    `ClusterResourceBinding` for a cluster-scoped template) next to the template: the template's
    reference, replicas, the policy's placement, conflictResolution and preserveResourcesOnDeletion, the
-   chosen clusters and one decision per cluster; owned by the template when namespaced;
-4. renders one `Work` per chosen cluster (`kokpit.propagation.work_render`) into the cluster's
+   chosen clusters and one decision per cluster; owned by the template, and holding the
+   `kokpit.io/binding` finalizer from its first write;
+3. renders one `Work` per chosen cluster (`kokpit.propagation.work_render`) into the cluster's
    execution namespace `kokpit-es-<cluster>` (created when missing), applies it, and deletes the Works
    of clusters no longer chosen; the member-side controller applies Works to members and removes what
    a deleted Work applied. A cluster whose dispatching is suspended (the policy's `suspension`, the
@@ -51,9 +51,11 @@ its Works leave a cluster none of them is on any more. A template no policy sele
 attached binding alone (with the binding's conflictResolution; override policies apply as usual); once
 nothing requires it and it has no policy of its own, its Works, binding and finalizer are removed.
 
-**Deleting the template** deletes its Works, waits until they are gone (the member side removes the
-objects from members unless preserveResourcesOnDeletion), then deletes the binding and releases the
-template's finalizer.
+**Deleting the template** (Karmada's way: the template itself carries no kokpit finalizer) leaves its
+binding to the garbage collector, which deletes it as the template's dependent; the binding's finalizer
+keeps it while its Works are deleted and until they are gone (the member side removes the objects from
+members unless preserveResourcesOnDeletion), then is released. A template still carrying the finalizer of
+an earlier release (`PROPAGATION_FINALIZER`) has it released last.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ from kokpit.propagation.failover import (
     unhealthy_since,
 )
 from kokpit.propagation.interpreter import Interpreter
+from kokpit.propagation.names import BINDING_FINALIZER, PROPAGATION_FINALIZER
 from kokpit.propagation.overrides import OverrideError
 from kokpit.propagation.replicas import resource_request, workload_replicas
 from kokpit.propagation.scheduler import Decision, ScheduleResult, SchedulingError, TargetCluster, schedule
@@ -94,7 +97,6 @@ from kokpit.propagation.selectors import select_policy
 from kokpit.propagation.status import HEALTHY, ClusterReport, replicas_carried, report_from_work
 from kokpit.propagation.suspension import dispatching_suspended
 from kokpit.propagation.work_render import (
-    PROPAGATION_FINALIZER,
     divided_replicas,
     override_rules,
     render_manifest,
@@ -109,7 +111,6 @@ from kokpit.runtime import (
     StatusPatch,
     apply,
     delete_if_present,
-    ensure_finalizer,
     format_time,
     is_not_found,
     remove_finalizer,
@@ -145,6 +146,33 @@ def _generation_changed(old: Any, new: Any) -> bool:
     )
 
 
+def _health_changed(old: Any, new: Any) -> bool:
+    """Whether a Work's report changed in what failover and graceful eviction judge: its conditions
+    (status, reason, generation observed) or a manifest's health; not the member's counters alone."""
+
+    def view(work: Any) -> tuple[Any, ...]:
+        status = work.get("status") or {}
+        conditions = sorted(
+            (str(c.get("type")), c.get("status"), c.get("reason"), c.get("observedGeneration"))
+            for c in status.get("conditions") or ()
+        )
+        return (*conditions, *(m.get("health") for m in status.get("manifestStatuses") or ()))
+
+    return view(old) != view(new)
+
+
+def _beyond_status(old: Any, new: Any) -> bool:
+    """Whether a template changed in more than its status: the status the binding status controller
+    writes back to it is no reason to look at its binding again."""
+
+    def view(obj: Any) -> dict[str, Any]:
+        volatile = ("resourceVersion", "managedFields")
+        metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in volatile}
+        return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": metadata}
+
+    return view(old) != view(new)
+
+
 class BindingReconciler:
     """Reconciles the templates of one kind; see the module docstring."""
 
@@ -159,16 +187,21 @@ class BindingReconciler:
         affected templates of this kind."""
         ctx = self.context
         controller = ctx.manager.controller(self.name, self, workers=workers)
-        controller.watch(self.templates)
+        controller.watch(self.templates, relevant=_beyond_status)
         enqueue = controller.queue.add
 
-        def route(mapper: Callable[[Any], Iterable[Key]], *, spec_only: bool) -> Handler:
+        def route(
+            mapper: Callable[[Any], Iterable[Key]],
+            *,
+            spec_only: bool,
+            also: Callable[[Any, Any], bool] | None = None,
+        ) -> Handler:
             def one(obj: Any) -> None:
                 for key in mapper(obj):
                     enqueue(key)
 
             def update(old: Any, new: Any) -> None:
-                if spec_only and not _generation_changed(old, new):
+                if spec_only and not _generation_changed(old, new) and not (also and also(old, new)):
                     return
                 one(old)
                 one(new)
@@ -184,7 +217,7 @@ class BindingReconciler:
             informer.add_handler(route(self._templates_of_policy, spec_only=True))
         for informer in (ctx.bindings, ctx.cluster_bindings):
             informer.add_handler(route(self._template_of_binding, spec_only=True))
-        ctx.works.add_handler(route(self._template_of_work, spec_only=True))
+        ctx.works.add_handler(route(self._template_of_work, spec_only=True, also=_health_changed))
         ctx.interpreters.informer.add_handler(route(self._templates_of_interpreter, spec_only=True))
 
         def cluster_changed(old: Any, new: Any) -> None:
@@ -262,9 +295,7 @@ class BindingReconciler:
         if template is None:
             return await self._clean_up(ref, binding, None)
         metadata = template.get("metadata") or {}
-        if metadata.get("deletionTimestamp"):
-            if PROPAGATION_FINALIZER not in (metadata.get("finalizers") or ()):
-                return Result()
+        if metadata.get("deletionTimestamp"):  # held by others' finalizers (a foreground deletion)
             return await self._clean_up(ref, binding, template)
         if ignored_namespace(key.namespace):
             return Result()
@@ -287,7 +318,6 @@ class BindingReconciler:
             if binding is not None:  # deleting or narrowing a policy removes nothing; say so
                 await ctx.recorder.normal(template, NO_POLICY, NO_POLICY_MESSAGE, action="Propagate")
             return Result()
-        template = await ensure_finalizer(ctx.client, template, PROPAGATION_FINALIZER)
         return await self._sync(template, ref, binding, policy)
 
     async def _sync(
@@ -395,7 +425,6 @@ class BindingReconciler:
         own = spec.get("clusters") or []
         if not required and not own and not spec.get("policyRef"):
             return await self._clean_up(ref, binding, template)
-        template = await ensure_finalizer(self.context.client, template, PROPAGATION_FINALIZER)
         clusters = self.context.cluster_infos()
         result = ScheduleResult(clusters=target_clusters(own, None), decisions=[])
         known = {c.name for c in clusters}
@@ -498,8 +527,8 @@ class BindingReconciler:
         ctx = self.context
         metadata = work["metadata"]
         current = ctx.works.get(metadata["name"], metadata["namespace"])
-        if current is not None and _same(work, current):
-            return
+        if current is not None and (current["metadata"].get("deletionTimestamp") or _same(work, current)):
+            return  # carried already, or going: its deletion wakes this template to write it anew
         await ctx.ensure_execution_namespace(cluster)
         try:
             await apply(ctx.client, WorkResource.from_dict(work), force=True)
@@ -534,7 +563,8 @@ class BindingReconciler:
         return await apply(self.context.client, resource.from_dict(body), force=True)
 
     async def _clean_up(self, ref: names.BindingRef, binding: Any | None, template: Any | None) -> Result:
-        """Deletes the template's Works, then (once they are gone) its binding, then its finalizer."""
+        """Deletes the template's Works, then (once they are gone) releases and deletes its binding, then
+        releases the template's finalizer of an earlier release, if it has one."""
         ctx = self.context
         works = [w for w in ctx.works_of(ref) if binding is not None or self._carries_mine(w)]
         for work in works:
@@ -543,7 +573,11 @@ class BindingReconciler:
         if works:
             return Result(requeue_after=DELETION_RECHECK)
         if binding is not None:
-            await delete_if_present(ctx.client, ctx.binding_resource(ref), ref.name, namespace=ref.namespace)
+            released = await remove_finalizer(ctx.client, binding, BINDING_FINALIZER)
+            if released is not None and not released["metadata"].get("deletionTimestamp"):
+                await delete_if_present(
+                    ctx.client, ctx.binding_resource(ref), ref.name, namespace=ref.namespace
+                )
         if template is not None:
             await remove_finalizer(ctx.client, template, PROPAGATION_FINALIZER)
         return Result()
@@ -611,10 +645,8 @@ def desired_binding(
         "name": ref.name,
         "labels": {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE, **policy_labels},
         "annotations": dict(policy_annotations),
-    }
-    if ref.namespace:
-        body_metadata["namespace"] = ref.namespace
-        body_metadata["ownerReferences"] = [
+        "finalizers": [names.BINDING_FINALIZER],
+        "ownerReferences": [
             {
                 "apiVersion": template.get("apiVersion"),
                 "kind": template.get("kind"),
@@ -623,7 +655,10 @@ def desired_binding(
                 "controller": True,
                 "blockOwnerDeletion": True,
             }
-        ]
+        ],
+    }
+    if ref.namespace:
+        body_metadata["namespace"] = ref.namespace
     kind = "ResourceBinding" if ref.namespace else "ClusterResourceBinding"
     return {"apiVersion": RESOURCE_BINDING.api_version, "kind": kind, "metadata": body_metadata, "spec": spec}
 
@@ -631,7 +666,7 @@ def desired_binding(
 def _same(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     """Whether `current` already carries `desired`: the same spec (the template's resourceVersion aside,
     so status-only changes of the template cause no write, and requiredBy aside, which the dependencies
-    controller owns) and at least its labels and annotations."""
+    controller owns) and at least its labels, annotations and finalizers."""
 
     def spec_view(obj: Mapping[str, Any]) -> Any:
         spec = {k: v for k, v in (obj.get("spec") or {}).items() if k != "requiredBy"}
@@ -645,6 +680,8 @@ def _same(desired: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
     for key in ("labels", "annotations"):
         if any((have.get(key) or {}).get(k) != v for k, v in (want.get(key) or {}).items()):
             return False
+    if not set(want.get("finalizers") or ()) <= set(have.get("finalizers") or ()):
+        return False
     owners = [(o.get("uid"), o.get("controller")) for o in have.get("ownerReferences") or ()]
     return all((o.get("uid"), o.get("controller")) in owners for o in want.get("ownerReferences") or ())
 

@@ -102,6 +102,7 @@ def attached_binding(dependency: Mapping[str, Any], required: list[dict[str, Any
             "name": names.binding_name(kind=kind, name=name),
             "namespace": namespace,
             "labels": {names.MANAGED_BY_LABEL: names.MANAGED_BY_VALUE, names.ATTACHED_LABEL: "true"},
+            "finalizers": [names.BINDING_FINALIZER],
             "ownerReferences": [
                 {
                     "apiVersion": dependency.get("apiVersion"),

@@ -96,8 +96,7 @@ from kokpit.runtime.resources import ServedKind, resource_class, served_class
 log = logging.getLogger("kokpit.propagation.execution_controller")
 
 CONTROLLER_NAME = "execution"
-WORK_FINALIZER = "work.kokpit.io/execution"
-"""Held on every Work until its objects are deleted from (or released in) the member."""
+WORK_FINALIZER = names.WORK_FINALIZER
 
 WorkResource = resource_class(WORK)
 
@@ -108,6 +107,10 @@ ENABLEMENTS_REQUEUE = 5.0
 RESYNC = 300.0
 """Seconds after which a steady Work's copies are compared with the member again even without an event
 (drift correction when a watch event was missed)."""
+MEMBER_COALESCE = 1.0
+"""Seconds a Work waits after the first change of a burst to its member copies (a Deployment's status
+settling in steps, kokpit's own apply echoing back) before it is looked at: one status write for the
+burst."""
 DRIFT_CORRECTED = "DriftCorrected"
 """Event reason on the template (or the Work, when the template cannot be read): a member copy's
 kokpit-owned fields were changed in the member and have been restored."""
@@ -303,7 +306,7 @@ class ExecutionReconciler:
                     if resource is served_class(HPA_KIND)
                     else self._works_of_member_object
                 )
-                self.controller.watch(informer, mapper=mapper)
+                self.controller.watch(informer, mapper=mapper, coalesce=MEMBER_COALESCE)
         elif not informer.running and self.manager.healthy():
             informer.start()  # retired when the kind went away, needed again
         return informer

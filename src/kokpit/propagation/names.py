@@ -47,8 +47,15 @@ WORK_NAMESPACE_ANNOTATION = "kokpit.io/work-namespace"
 WORK_NAME_ANNOTATION = "kokpit.io/work-name"
 """Annotation on every object applied to a member: the name of the Work it came from."""
 PROPAGATION_FINALIZER = "kokpit.io/propagation"
-"""Finalizer the binding controller puts on every propagated template: the template stays until its
-Works and binding are gone."""
+"""Finalizer that templates propagated by earlier kokpit releases carry; released when they are deleted.
+Templates are no longer given it: their binding holds `BINDING_FINALIZER` instead."""
+BINDING_FINALIZER = "kokpit.io/binding"
+"""Held on every (Cluster)ResourceBinding, written with the binding itself, until the template's Works are
+gone: the template's deletion (its binding deleted with it by the garbage collector, as its owner) then
+costs no request on the template, and the Works are still removed after a restart."""
+WORK_FINALIZER = "work.kokpit.io/execution"
+"""Held on every Work until its objects are deleted from (or released in) the member. Written with the
+Work itself (`work_render.render_work`), so a new Work costs one request, not an apply and a patch."""
 
 # Execution namespaces (`execution_namespace`, `cluster_from_execution_namespace`) and the hashed form
 # of names are the fleet's (`kokpit.fleet.names`: a member's agent keeps its Lease there too); they are

@@ -55,6 +55,9 @@ CONTROLLER_NAME = "binding-status"
 STATUS_FIELD_MANAGER = "kokpit-status"
 """The field manager of the status fields this controller owns in bindings."""
 BINDING_INDEX = "kokpit.io/binding"
+COALESCE = 1.0
+"""Seconds a binding's status waits after the first change of a burst (its Works reporting one after
+another, each member's status settling): one write for the burst, not one per Work event."""
 
 ResourceBindingResource = resource_class(RESOURCE_BINDING)
 ClusterResourceBindingResource = resource_class(CLUSTER_RESOURCE_BINDING)
@@ -96,9 +99,9 @@ class BindingStatusReconciler:
     def setup(self) -> Controller:
         self.works.add_indexer(BINDING_INDEX, _binding_index)
         controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
-        controller.watch(self.bindings)
-        controller.watch(self.cluster_bindings)
-        controller.watch(self.works, mapper=self._binding_of_work)
+        controller.watch(self.bindings, coalesce=COALESCE)
+        controller.watch(self.cluster_bindings, coalesce=COALESCE)
+        controller.watch(self.works, mapper=self._binding_of_work, coalesce=COALESCE)
         return controller
 
     @property
@@ -173,7 +176,13 @@ class BindingStatusReconciler:
         else:
             kind_served = ServedKind(group, version, kind, _TEMPLATE_PLURALS[(group, kind)], True)
         resource = served_class(kind_served)
-        template = await get_or_none(hub, resource, name, namespace=namespace)
+        # The template kind's shared informer (the binding controller's) serves the read; only before it
+        # has synced does it cost a request.
+        templates = self.manager.informer(self.hub, resource)
+        if templates.has_synced():
+            template = templates.get(name, namespace)
+        else:
+            template = await get_or_none(hub, resource, name, namespace=namespace)
         if template is None:
             return
         metadata = template.get("metadata") or {}

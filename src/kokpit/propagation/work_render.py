@@ -207,7 +207,8 @@ def render_work(
     """`render_work` is the `Work` (as a dict, ready for server-side apply) carrying `manifest` to
     `cluster` for `binding`: named by `names.work_name` in `names.execution_namespace(cluster)`, labelled
     and annotated with `names.binding_metadata`; `suspend_dispatching` (`suspension`) marks it
-    `spec.suspendDispatching` so the member keeps what it has."""
+    `spec.suspendDispatching` so the member keeps what it has. It carries the execution finalizer
+    (`names.WORK_FINALIZER`) from its first write."""
     labels, annotations = names.binding_metadata(binding, cluster=cluster)
     spec: dict[str, Any] = {
         "workload": {"manifests": [copy.deepcopy(dict(manifest))]},
@@ -225,6 +226,7 @@ def render_work(
             "namespace": names.execution_namespace(cluster),
             "labels": labels,
             "annotations": annotations,
+            "finalizers": [names.WORK_FINALIZER],
         },
         "spec": spec,
     }

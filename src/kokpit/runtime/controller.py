@@ -83,20 +83,36 @@ class Controller:
         if self.metrics is not None:
             self.metrics.workqueue_depth.labels(self.name).set(depth)
 
-    def watch(self, informer: Informer, mapper: Mapper | None = None) -> None:
+    def watch(
+        self,
+        informer: Informer,
+        mapper: Mapper | None = None,
+        *,
+        coalesce: float = 0.0,
+        relevant: Callable[[Any, Any], bool] | None = None,
+    ) -> None:
         """`watch` queues the keys `mapper` gives for every add, update and delete of `informer`.
 
         On update both the old and the new object are mapped, so a key the object stops pointing
-        at is reconciled too.
+        at is reconciled too. With `coalesce` seconds, a key is reconciled that long after the first
+        event of a burst, once for the whole burst: for reconciles that write a summary of many
+        objects (a binding's status from its Works), where each event would otherwise cost a write.
+        `relevant(old, new)`, when given, drops the updates it answers False for (a change of the
+        object's status alone, for a reconciler that only reads its spec).
         """
         cluster = informer.cluster
         fn: Mapper = mapper if mapper is not None else (lambda obj: [Key.of(cluster, obj)])
 
         def enqueue(obj: Any) -> None:
             for key in fn(obj):
-                self.queue.add(key)
+                if coalesce > 0:
+                    self.queue.add_after(key, coalesce)
+                else:
+                    self.queue.add(key)
 
         def update(old: Any, new: Any) -> None:
+            if relevant is not None and not relevant(old, new):
+                return
             enqueue(old)
             enqueue(new)
 

@@ -516,10 +516,18 @@ def test_the_template_status_sums_the_members_and_names_an_unhealthy_cluster(kub
             return available.get("status") == "False" and "member2" in available.get("message", "")
 
         wait_until("the template to report member2 unhealthy", degraded, timeout=TIMEOUT)
-        binding = kube.get("hub", "resourcebindings.work.kokpit.io", ref.name, namespace)
-        items = {item["clusterName"]: item for item in (binding or {})["status"]["aggregatedStatus"]}
-        assert items["member2"]["health"] == "Unhealthy"
-        assert items["member1"]["health"] == "Healthy"
+
+        def health() -> dict[str, str]:
+            binding = kube.get("hub", "resourcebindings.work.kokpit.io", ref.name, namespace)
+            items = (binding or {}).get("status", {}).get("aggregatedStatus") or []
+            return {item["clusterName"]: item.get("health") for item in items}
+
+        # While member2 rolls out the new revision its health is Unknown, then Unhealthy.
+        wait_until(
+            "the binding to report member2 unhealthy",
+            lambda: health() == {"member1": "Healthy", "member2": "Unhealthy"},
+            timeout=TIMEOUT,
+        )
         wait_until(
             "a Warning Event on the binding",
             lambda: any(

@@ -350,6 +350,8 @@ def test_render_work(ref: BindingRef, work_name: str, preserve: bool | None) -> 
     assert work["spec"]["workload"]["manifests"] == [manifest]
     assert work["spec"]["conflictResolution"] == "Overwrite"
     assert work["spec"].get("preserveResourcesOnDeletion") == preserve
+    # The execution finalizer comes with the Work's first write (no separate patch per Work).
+    assert work["metadata"]["finalizers"] == ["work.kokpit.io/execution"]
 
 
 @pytest.mark.parametrize(

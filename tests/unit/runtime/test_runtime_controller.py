@@ -107,3 +107,38 @@ async def test_a_key_stopped_mid_reconcile_is_queued_again() -> None:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     assert len(controller.queue) == 1
+
+
+async def test_a_coalesced_watch_reconciles_a_burst_once_after_its_first_event() -> None:
+    from typing import Any, cast
+
+    from lightkube.resources.core_v1 import ConfigMap
+
+    from kokpit.runtime.informer import Informer
+
+    informer = Informer("hub", ConfigMap, cast(Any, None))
+    called = asyncio.Event()
+
+    class Recorded(Scripted):
+        async def reconcile(self, key: Key) -> Result:
+            called.set()
+            return await super().reconcile(key)
+
+    reconciler = Recorded()
+    controller = Controller("c", reconciler)
+    controller.watch(informer, mapper=lambda obj: [K], coalesce=0.1)
+    loop = asyncio.get_running_loop()
+    task = asyncio.create_task(controller.run())
+    try:
+        first = loop.time()
+        for n in range(5):  # a burst: five changes of the same object, 10 ms apart
+            informer.on_update({"n": n}, {"n": n + 1})
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(called.wait(), timeout=2)
+        assert loop.time() - first >= 0.095
+        await asyncio.sleep(0.2)
+        assert reconciler.calls == [K]
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
