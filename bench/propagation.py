@@ -4,7 +4,9 @@ Starts a sandbox of M members, installs kokpit, joins the members and runs `kokp
 own process. Then, in the same run:
 
 1. baseline: the same 2N objects written directly to every member by a plain concurrent writer
-   using the same client library (lightkube), in namespace `bench-direct`;
+   using the same client library (lightkube), in namespace `bench-direct`; timed until written, and
+   until every Deployment is ready on every member (the members' own controllers bound that); the
+   namespace is then deleted and waited for, so its removal does not load the measured phase;
 2. kokpit: the 2N templates written to the hub in namespace `bench`, with one PropagationPolicy
    dividing each Deployment's M replicas equally over the M members (one each) and sending the
    ConfigMaps to all; timed until every object is applied on every member, and until the hub's
@@ -52,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from lightkube import ApiError, AsyncClient, KubeConfig
-from lightkube.generic_resource import create_namespaced_resource
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
@@ -271,7 +273,16 @@ async def wait_for(
     return time.monotonic() - started
 
 
-async def baseline(members: dict[str, Path], count_: int, replicas: int) -> float:
+@dataclass(frozen=True)
+class Baseline:
+    """The direct writer's figures: all objects written, and all its Deployments ready on the members
+    (which the members' own controllers bound)."""
+
+    applied: float
+    ready: float
+
+
+async def baseline(members: dict[str, Path], count_: int, replicas: int) -> Baseline:
     apis = {name: client(path) for name, path in members.items()}
     try:
         for api in apis.values():
@@ -288,10 +299,38 @@ async def baseline(members: dict[str, Path], count_: int, replicas: int) -> floa
         await bounded(tasks)
         elapsed = time.monotonic() - started
         progress(f"baseline: {len(tasks)} objects written directly in {elapsed:.1f}s")
-        # The baseline's pods would take the nodes' pod slots the measured run needs.
+
+        async def all_ready() -> bool:
+            for api in apis.values():
+                ready = 0
+                listed = api.list(Deployment, namespace="bench-direct", labels={"bench": "propagation"})
+                async for item in listed:
+                    ready += (item.get("status") or {}).get("readyReplicas") == replicas
+                if ready < count_:
+                    return False
+            return True
+
+        await wait_for("the direct Deployments ready on the members", all_ready, timeout=1800, poll=1.0)
+        ready = time.monotonic() - started
+        progress(f"baseline: ready on the members after {ready:.1f}s")
+        # The baseline's pods would take the nodes' pod slots the measured run needs, and their deletion
+        # would load the members during it: gone before it starts.
         for api in apis.values():
             await api.delete(Namespace, "bench-direct")
-        return elapsed
+
+        async def gone() -> bool:
+            for api in apis.values():
+                try:
+                    await api.get(Namespace, "bench-direct")
+                except ApiError as error:
+                    if error.status.code == 404:
+                        continue
+                    raise
+                return False
+            return True
+
+        await wait_for("the baseline's namespace gone from the members", gone, timeout=1800, poll=1.0)
+        return Baseline(elapsed, ready)
     finally:
         for api in apis.values():
             await api.close()
@@ -466,6 +505,25 @@ async def join_all(hub_path: Path, members: dict[str, Path]) -> None:
         await hub.close()
 
 
+async def members_ready(hub_path: Path, members: dict[str, Path], timeout: float = 120) -> None:
+    """Waits until the hub reports every member Ready: the measured phase starts from a running hub, not
+    from one still probing its members for the first time (templates would find no cluster fit)."""
+    Cluster = create_global_resource("cluster.kokpit.io", "v1alpha1", "Cluster", "clusters")
+    hub = client(hub_path)
+    try:
+
+        async def ready() -> bool:
+            found = 0
+            async for cluster in hub.list(Cluster):
+                conditions = (cluster.get("status") or {}).get("conditions") or []
+                found += any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+            return found >= len(members)
+
+        await wait_for("every member Ready on the hub", ready, timeout=timeout)
+    finally:
+        await hub.close()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
@@ -544,6 +602,7 @@ def main() -> None:
                     time.sleep(0.5)
 
             threading.Thread(target=sample, daemon=True).start()
+            asyncio.run(members_ready(hub, members))
             base = asyncio.run(baseline(members, args.count, replicas=1))
             watched = Watched(pid, state.clusters["hub"].components["kube-apiserver"].pid, args.profile)
             try:
@@ -577,8 +636,12 @@ def main() -> None:
                 "members": args.members,
                 **measured,
                 "hub_peak_rss_mib": round(peak / 2**20),
-                "baseline_direct_writer_seconds": round(base, 2),
-                "ratio_applied_vs_direct": round(measured["applied_seconds"] / base, 2) if base else None,
+                "baseline_direct_writer_seconds": round(base.applied, 2),
+                "ratio_applied_vs_direct": round(measured["applied_seconds"] / base.applied, 2),
+                "baseline_direct_ready_seconds": round(base.ready, 2),
+                "ratio_hub_ready_vs_direct_ready": round(
+                    measured["hub_status_ready_seconds"] / base.ready, 2
+                ),
                 "edit_to_member_ms": {
                     "edits": len(latencies),
                     "p50": round(statistics.median(latencies) * 1000, 1),

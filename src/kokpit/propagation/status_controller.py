@@ -134,6 +134,12 @@ class BindingStatusReconciler:
             if cluster is not None and not work["metadata"].get("deletionTimestamp"):
                 works[cluster] = work
         reports = [report_from_work(c, works.get(c), template=template_ref) for c in targets]
+        if (
+            reports
+            and all(report.applied is None for report in reports)
+            and not (binding.get("status") or {}).get("aggregatedStatus")
+        ):
+            return Result()  # no member has reported yet: the first report is the first news
 
         async with status_writer(
             self.manager.clients.get(self.hub),
