@@ -66,6 +66,7 @@ from kokpit.runtime import (
     remove_finalizer,
     status_writer,
 )
+from kokpit.runtime.changes import beyond_status
 from kokpit.runtime.leader import record_of
 
 log = logging.getLogger("kokpit.fleet.cluster_controller")
@@ -73,6 +74,14 @@ log = logging.getLogger("kokpit.fleet.cluster_controller")
 CONTROLLER_NAME = "cluster"
 
 _SUMMARY_FIELDS = ("kubernetesVersion", "apiEnablements", "nodeSummary", "resourceSummary")
+
+
+def _worth_a_probe(old: Any, new: Any) -> bool:
+    """Whether a change of a Cluster calls for a probe before its period is up: anything but a status
+    write to a Push member, which is this controller's own (each would otherwise be followed by another
+    probe at once, and the period would shrink to a probe's duration). A Pull member's status is its
+    agent's report, judged as it changes."""
+    return (new.get("spec") or {}).get("syncMode") == "Pull" or beyond_status(old, new)
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ class ClusterReconciler:
         """Registers the controller with the manager and routes Secret changes to their Cluster, and
         agent Leases appearing, going, changing hands or coming back after expiry to theirs."""
         controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
-        controller.watch(self.members.clusters)
+        controller.watch(self.members.clusters, relevant=_worth_a_probe)
         controller.watch(self.members.secrets, mapper=self._clusters_of_secret)
         self.leases.add_handler(
             Handler(add=self._lease_event, update=self._lease_update, delete=self._lease_event)

@@ -116,6 +116,7 @@ from kokpit.runtime import (
     remove_finalizer,
     status_writer,
 )
+from kokpit.runtime.changes import beyond_status
 from kokpit.runtime.resources import ServedKind
 
 log = logging.getLogger("kokpit.propagation.binding_controller")
@@ -161,18 +162,6 @@ def _health_changed(old: Any, new: Any) -> bool:
     return view(old) != view(new)
 
 
-def _beyond_status(old: Any, new: Any) -> bool:
-    """Whether a template changed in more than its status: the status the binding status controller
-    writes back to it is no reason to look at its binding again."""
-
-    def view(obj: Any) -> dict[str, Any]:
-        volatile = ("resourceVersion", "managedFields")
-        metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in volatile}
-        return {**{k: v for k, v in obj.items() if k != "status"}, "metadata": metadata}
-
-    return view(old) != view(new)
-
-
 class BindingReconciler:
     """Reconciles the templates of one kind; see the module docstring."""
 
@@ -187,7 +176,8 @@ class BindingReconciler:
         affected templates of this kind."""
         ctx = self.context
         controller = ctx.manager.controller(self.name, self, workers=workers)
-        controller.watch(self.templates, relevant=_beyond_status)
+        # The status the binding status controller writes back is no reason to look at the binding again.
+        controller.watch(self.templates, relevant=beyond_status)
         enqueue = controller.queue.add
 
         def route(
