@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import cli
 from kokpit import sandbox
 from kokpit.binaries import find_binaries
 from kokpit.controlplane import processes
@@ -38,16 +39,6 @@ from kokpit.sandbox import UpOptions
 PUSH, PULL = "member1", "member2"
 NAMESPACE = "bench-agent"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cli(*args: str, hub: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "kokpit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KOKPIT_KUBECONFIG": str(hub)},
-    )
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:

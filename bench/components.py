@@ -28,13 +28,13 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import cli, launch_hub
 from kokpit import sandbox
 from kokpit.api.component import Component
 from kokpit.binaries import find_binaries
@@ -42,20 +42,9 @@ from kokpit.components.builtin import builtin_templates
 from kokpit.components.plan import plan_component
 from kokpit.components.selection import Candidate
 from kokpit.controlplane import processes
-from kokpit.sandbox.ports import PortAllocator
 
 PLAIN, COMPONENTS = "bench-plain", "bench-components"
 NODES_PER_MEMBER = 4
-
-
-def cli(*args: str, hub: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "kokpit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KOKPIT_KUBECONFIG": str(hub)},
-    )
 
 
 def kubectl_json(kubeconfig: Path, *args: str) -> dict[str, Any]:
@@ -176,22 +165,7 @@ def main() -> None:
         hub_process = None
         try:
             cli("install", hub=hub)
-            hub_process = processes.launch(
-                processes.ProcessSpec(
-                    name="hub",
-                    argv=[
-                        sys.executable,
-                        "-m",
-                        "kokpit.cli.main",
-                        "hub",
-                        "run",
-                        f"--kubeconfig={hub}",
-                        f"--metrics-port={PortAllocator().take()}",
-                    ],
-                    log_path=directory / "logs" / "kokpit-hub.log",
-                ),
-                tie_to_parent=True,
-            )
+            hub_process = launch_hub(hub, directory / "logs" / "kokpit-hub.log")
             for name, kubeconfig in members.items():
                 cli("join", name, "--kubeconfig", str(kubeconfig), hub=hub)
             clusters = sorted(members)

@@ -27,32 +27,21 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from harness import cli, launch_hub
 from kokpit import sandbox
 from kokpit.binaries import find_binaries
 from kokpit.controlplane import processes
-from kokpit.sandbox.ports import PortAllocator
 
 HEALTH_TAINTS = ("cluster.kokpit.io/unreachable", "cluster.kokpit.io/not-ready")
 NAMESPACE = "bench-failover"
 NAME = "web"
 REPLICAS = 6
-
-
-def cli(*args: str, hub: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kokpit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KOKPIT_KUBECONFIG": str(hub)},
-    )
 
 
 def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> str:
@@ -177,23 +166,11 @@ def main() -> None:
         hub_process = None
         try:
             cli("install", hub=hub)
-            hub_process = processes.launch(
-                processes.ProcessSpec(
-                    name="hub",
-                    argv=[
-                        sys.executable,
-                        "-m",
-                        "kokpit.cli.main",
-                        "hub",
-                        "run",
-                        f"--kubeconfig={hub}",
-                        f"--metrics-port={PortAllocator().take()}",
-                        f"--probe-period={args.probe_period}",
-                        f"--no-execute-grace={args.no_execute_grace}",
-                    ],
-                    log_path=directory / "logs" / "kokpit-hub.log",
-                ),
-                tie_to_parent=True,
+            hub_process = launch_hub(
+                hub,
+                directory / "logs" / "kokpit-hub.log",
+                f"--probe-period={args.probe_period}",
+                f"--no-execute-grace={args.no_execute_grace}",
             )
             for member in state.members:
                 cli("join", member.name, "--kubeconfig", member.kubeconfig, hub=hub)

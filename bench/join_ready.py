@@ -19,8 +19,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,22 +26,12 @@ from typing import Any
 
 from lightkube import ApiError, Client, KubeConfig
 
+from harness import cli, launch_hub
 from kokpit import sandbox
 from kokpit.controlplane import processes
 from kokpit.fleet.members import ClusterResource
 from kokpit.fleet.probe import observe
 from kokpit.runtime.clients import make_client
-from kokpit.sandbox.ports import PortAllocator
-
-
-def cli(*args: str, hub: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kokpit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KOKPIT_KUBECONFIG": str(hub)},
-    )
 
 
 def cluster_ready(hub: Client, name: str) -> bool:
@@ -79,23 +67,7 @@ def main() -> None:
         hub_process = None
         try:
             cli("install", hub=hub)
-            port = PortAllocator().take()
-            hub_process = processes.launch(
-                processes.ProcessSpec(
-                    name="hub",
-                    argv=[
-                        sys.executable,
-                        "-m",
-                        "kokpit.cli.main",
-                        "hub",
-                        "run",
-                        f"--kubeconfig={hub}",
-                        f"--metrics-port={port}",
-                    ],
-                    log_path=directory / "logs" / "kokpit-hub.log",
-                ),
-                tie_to_parent=True,
-            )
+            hub_process = launch_hub(hub, directory / "logs" / "kokpit-hub.log")
             reader = Client(KubeConfig.from_file(hub), trust_env=False)
             join_seconds: list[float] = []
             command_seconds: list[float] = []

@@ -58,12 +58,12 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Namespace
 
+from harness import launch_hub
 from kokpit import sandbox
 from kokpit.controlplane import processes
 from kokpit.fleet.join import JoinRequest, join
 from kokpit.hub.install import install
 from kokpit.runtime.raw import get_raw
-from kokpit.sandbox.ports import PortAllocator
 
 Deployment = create_namespaced_resource("apps", "v1", "Deployment", "deployments")
 ConfigMap = create_namespaced_resource("", "v1", "ConfigMap", "configmaps")
@@ -572,27 +572,9 @@ def main() -> None:
         stop = threading.Event()
         restart: dict[str, Any] | None = None
 
-        def launch_hub(log: str) -> processes.LaunchedProcess:
-            return processes.launch(
-                processes.ProcessSpec(
-                    name="hub",
-                    argv=[
-                        sys.executable,
-                        "-m",
-                        "kokpit.cli.main",
-                        "hub",
-                        "run",
-                        f"--kubeconfig={hub}",
-                        f"--metrics-port={PortAllocator().take()}",
-                    ],
-                    log_path=directory / "logs" / log,
-                ),
-                tie_to_parent=True,
-            )
-
         try:
             asyncio.run(join_all(hub, members))
-            hub_process = launch_hub("kokpit-hub.log")
+            hub_process = launch_hub(hub, directory / "logs" / "kokpit-hub.log")
             pid = hub_process.pid
 
             def sample() -> None:
@@ -615,7 +597,7 @@ def main() -> None:
                 progress(f"restarting the hub; counting member writes for {args.restart_wait:.0f}s")
                 processes.stop([(hub_process.pid, hub_process.argv[0])])
                 before = asyncio.run(member_writes(members))
-                hub_process = launch_hub("kokpit-hub-restarted.log")
+                hub_process = launch_hub(hub, directory / "logs" / "kokpit-hub-restarted.log")
                 time.sleep(args.restart_wait)
                 after = asyncio.run(member_writes(members))
                 restart = restart_figures(before, after, 2 * args.count, args.restart_wait)

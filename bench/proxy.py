@@ -28,7 +28,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from harness import cli
 from kokpit import sandbox
 from kokpit.agent.tunnel_client import run_tunnel
 from kokpit.binaries import find_binaries
@@ -51,16 +51,6 @@ from kokpit.settings import HubSettings
 
 PULL = "bench-pull"
 PATH = "/api/v1/namespaces/default/configmaps"
-
-
-def cli(*args: str, hub: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "kokpit.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "KOKPIT_KUBECONFIG": str(hub)},
-    )
 
 
 def kubectl_apply(kubeconfig: Path, docs: list[dict[str, Any]]) -> None:
