@@ -37,9 +37,11 @@ from .metrics import Metrics, MetricsServer, serve_metrics
 from .queue import ExponentialBackoff, QueueShutDown, WorkQueue
 from .ratelimit import TokenBucket
 from .reflector import resource_name
+from .shards import EVERY_SHARD, Sharding, ShardKey, Shards, by_hash, by_member
 from .status import StatusPatch, status_writer, summarize
 
 __all__ = [
+    "EVERY_SHARD",
     "FIELD_MANAGER",
     "NORMAL",
     "WARNING",
@@ -60,6 +62,9 @@ __all__ = [
     "QueueShutDown",
     "Reconciler",
     "Result",
+    "ShardKey",
+    "Sharding",
+    "Shards",
     "StatusPatch",
     "Store",
     "StoredCondition",
@@ -67,6 +72,8 @@ __all__ = [
     "TokenBucket",
     "WorkQueue",
     "apply",
+    "by_hash",
+    "by_member",
     "condition_view",
     "delete_if_present",
     "ensure_finalizer",

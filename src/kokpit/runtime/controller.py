@@ -20,6 +20,7 @@ from .keys import Key
 from .logs import with_fields
 from .metrics import RESULT_ERROR, RESULT_REQUEUE, RESULT_SUCCESS, RESULT_TERMINAL, Metrics
 from .queue import ExponentialBackoff, QueueShutDown, WorkQueue
+from .shards import ShardKey
 
 log = logging.getLogger("kokpit.runtime.controller")
 
@@ -51,6 +52,10 @@ class Controller:
     the keys to reconcile (default: the object's own key). `run()` works until cancelled and may
     be started again later (the manager stops it when leadership is lost); on every start, every
     object of every watched informer is queued again, so nothing missed meanwhile is lost.
+
+    With `shard_key` (key -> `ShardKey`) the controller is sharded: when its manager shares the
+    work among replicas it runs on every replica and reconciles only the keys `owns` grants this
+    one; the others are dropped (and `on_disowned(key)` told, to forget what it cached of them).
     """
 
     def __init__(
@@ -62,6 +67,8 @@ class Controller:
         metrics: Metrics | None = None,
         backoff_base: float = 0.005,
         backoff_max: float = 60.0,
+        shard_key: Callable[[Key], ShardKey] | None = None,
+        on_disowned: Callable[[Key], None] | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
@@ -73,6 +80,11 @@ class Controller:
             backoff=ExponentialBackoff(base=backoff_base, max_delay=backoff_max),
             on_depth=self._report_depth,
         )
+        self.shard_key = shard_key
+        self.on_disowned = on_disowned
+        self.owns: Callable[[ShardKey], bool] | None = None
+        """Set by a manager that shares the work among replicas."""
+        self._in_flight: set[Key] = set()
         self._sources: list[tuple[Informer, Mapper]] = []
         self._log = with_fields(log, controller=name)
 
@@ -123,6 +135,18 @@ class Controller:
         """`unwatch_cluster` forgets the informers of a cluster that left."""
         self._sources = [(i, m) for i, m in self._sources if i.cluster != cluster]
 
+    def shard_key_of(self, key: Key) -> ShardKey | None:
+        return None if self.shard_key is None else self.shard_key(key)
+
+    def in_flight(self) -> set[Key]:
+        """The keys being reconciled right now."""
+        return set(self._in_flight)
+
+    def _owned(self, key: Key) -> bool:
+        if self.shard_key is None or self.owns is None:
+            return True
+        return self.owns(self.shard_key(key))
+
     def enqueue(self, key: Key, *, after: float | None = None) -> None:
         if after:
             self.queue.add_after(key, after)
@@ -159,6 +183,13 @@ class Controller:
                 key = await self.queue.get()
             except QueueShutDown:
                 return
+            if not self._owned(key):
+                self.queue.forget(key)
+                self.queue.done(key)
+                if self.on_disowned is not None:
+                    self.on_disowned(key)
+                continue
+            self._in_flight.add(key)
             try:
                 await self.process(key)
             except asyncio.CancelledError:
@@ -166,6 +197,8 @@ class Controller:
                 self.queue.done(key)
                 self.queue.add(key)
                 raise
+            finally:
+                self._in_flight.discard(key)
             self.queue.done(key)
 
     async def process(self, key: Key) -> None:

@@ -1,7 +1,9 @@
 """The manager: one process's clients, shared informers, controllers, metrics endpoint and leadership.
 
 Informers run on every replica (so a new leader starts with warm caches); controllers run only
-on the replica holding the lease. Clusters can join and leave while the manager runs.
+on the replica holding the lease. With `sharding`, the sharded controllers (those given a
+`shard_key`) run on every replica instead, each reconciling its share (`kokpit.runtime.shards`),
+and leader election keeps the rest. Clusters can join and leave while the manager runs.
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+from lightkube.resources.coordination_v1 import Lease
 from prometheus_client import CollectorRegistry
 
 from ._tasks import cancel_and_wait
 from .clients import DEFAULT_BURST, DEFAULT_QPS, ClusterClients, Kubeconfig
 from .controller import Controller, Reconciler
 from .informer import Informer
-from .leader import LeaderElector
+from .keys import Key
+from .leader import LeaderElector, default_identity
 from .metrics import Metrics, MetricsServer, serve_metrics
+from .shards import Sharding, ShardKey, Shards
 
 T = TypeVar("T")
 
@@ -64,6 +69,7 @@ class Manager:
         metrics_host: str = "127.0.0.1",
         metrics_port: int | None = None,
         leader_election: LeaderElection | None = None,
+        sharding: Sharding | None = None,
         idle_timeout: float = 120.0,
         sync_timeout: float | None = 60.0,
     ) -> None:
@@ -71,6 +77,11 @@ class Manager:
         self.registry = self.metrics.registry
         self.clients = ClusterClients(metrics=self.metrics, qps=qps, burst=burst)
         self.leader_election = leader_election
+        self.sharding = sharding
+        self.shards: Shards | None = None
+        """This replica's share of the sharded work, made when `run()` starts (with `sharding`)."""
+        self.shard_members: Callable[[], list[str]] = list
+        """The members shards divide among themselves (the fleet's setup names them)."""
         self.idle_timeout = idle_timeout
         self.sync_timeout = sync_timeout
         self._metrics_host = metrics_host
@@ -146,9 +157,26 @@ class Manager:
 
     # -- controllers ----------------------------------------------------------------------------
 
-    def controller(self, name: str, reconciler: Reconciler, *, workers: int = 2) -> Controller:
-        """`controller` creates a controller reporting to this manager's metrics and adds it."""
-        return self.add(Controller(name, reconciler, workers=workers, metrics=self.metrics))
+    def controller(
+        self,
+        name: str,
+        reconciler: Reconciler,
+        *,
+        workers: int = 2,
+        shard_key: Callable[[Key], ShardKey] | None = None,
+        on_disowned: Callable[[Key], None] | None = None,
+    ) -> Controller:
+        """`controller` creates a controller reporting to this manager's metrics and adds it; with
+        `shard_key` it is sharded (see `Controller`)."""
+        controller = Controller(
+            name,
+            reconciler,
+            workers=workers,
+            metrics=self.metrics,
+            shard_key=shard_key,
+            on_disowned=on_disowned,
+        )
+        return self.add(controller)
 
     def add(self, controller: Controller) -> Controller:
         if any(c.name == controller.name for c in self._controllers):
@@ -156,9 +184,22 @@ class Manager:
         if controller.metrics is None:
             controller.metrics = self.metrics
         self._controllers.append(controller)
-        if self._leading:
+        if self._sharded(controller):
+            if self.shards is not None:
+                self._share(controller, self.shards)
+                self._start_controller(controller)
+        elif self._leading:
             self._start_controller(controller)
         return controller
+
+    def _sharded(self, controller: Controller) -> bool:
+        """A sharded controller runs on every replica when the manager shares the work."""
+        return self.sharding is not None and controller.shard_key is not None
+
+    @staticmethod
+    def _share(controller: Controller, shards: Shards) -> None:
+        controller.owns = shards.owns
+        shards.attach(controller)
 
     @property
     def leading(self) -> bool:
@@ -175,13 +216,33 @@ class Manager:
     def _start_controllers(self) -> None:
         self._leading = True
         for controller in self._controllers:
-            self._start_controller(controller)
+            if not self._sharded(controller):
+                self._start_controller(controller)
 
     def _stop_controllers(self) -> None:
-        """Stop at once: cancel every controller task (they finish within the current step)."""
+        """Stop the singletons at once: cancel their tasks (they finish within the current step)."""
         self._leading = False
-        for task in self._controller_tasks.values():
-            task.cancel()
+        for controller in self._controllers:
+            task = self._controller_tasks.get(controller.name)
+            if task is not None and not self._sharded(controller):
+                task.cancel()
+
+    def _start_shards(self, sharding: Sharding) -> asyncio.Task[None]:
+        """Every sharded controller starts now, on this replica, owning what `Shards` grants it."""
+        shards = Shards(
+            self.clients.get(sharding.cluster),
+            self.informer(sharding.cluster, Lease, namespace=sharding.namespace),
+            sharding,
+            identity=sharding.identity or default_identity(),
+            metrics=self.metrics,
+        )
+        shards.members = self.shard_members
+        self.shards = shards
+        for controller in self._controllers:
+            if self._sharded(controller):
+                self._share(controller, shards)
+                self._start_controller(controller)
+        return asyncio.create_task(shards.run(), name="shards")
 
     async def _wait_controllers(self) -> None:
         tasks, self._controller_tasks = list(self._controller_tasks.values()), {}
@@ -220,15 +281,20 @@ class Manager:
 
     async def _run(self) -> None:
         self._running = True
+        shards: asyncio.Task[None] | None = None
         try:
             if self._metrics_port is not None:
                 self._metrics_server = await serve_metrics(
                     self.registry, self._metrics_host, self._metrics_port, healthy=self.healthy
                 )
                 log.info("serving metrics on %s:%d", self._metrics_host, self._metrics_server.port)
+            if self.sharding is not None:
+                self.informer(self.sharding.cluster, Lease, namespace=self.sharding.namespace)
             for informer in self.informers():
                 informer.start()
             await self._wait_synced()
+            if self.sharding is not None:
+                shards = self._start_shards(self.sharding)
             if self.leader_election is None:
                 self._start_controllers()
                 await asyncio.Event().wait()
@@ -249,6 +315,10 @@ class Manager:
                 )
                 await self.elector.run()
         finally:
+            self._stop_controllers()
+            await self._wait_controllers()  # the sharded ones too: none writes once shards leave
+            if shards is not None:
+                await cancel_and_wait(shards)
             await self._shutdown()
 
     async def _wait_synced(self) -> None:

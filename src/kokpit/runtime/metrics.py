@@ -69,6 +69,12 @@ class Metrics:
             registry=r,
         )
         self.leader = Gauge("kokpit_leader", "1 while this process holds the lease.", ["lease"], registry=r)
+        self.shards_live = Gauge(
+            "kokpit_shards_live", "Shards of the group this one sees live.", ["group"], registry=r
+        )
+        self.shard_members = Gauge(
+            "kokpit_shard_members", "Members this shard writes.", ["group"], registry=r
+        )
 
 
 class MetricsServer:

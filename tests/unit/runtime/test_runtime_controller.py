@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from kokpit.runtime.controller import Controller, Result, TerminalError
 from kokpit.runtime.keys import Key
 from kokpit.runtime.metrics import Metrics
+from kokpit.runtime.shards import ShardKey, by_hash
 
 K = Key("hub", "default", "x")
 
@@ -142,3 +143,28 @@ async def test_a_coalesced_watch_reconciles_a_burst_once_after_its_first_event()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_sharded_controller_reconciles_only_the_keys_its_shard_owns() -> None:
+    mine, theirs = Key("hub", "default", "mine"), Key("hub", "default", "theirs")
+    reconciler = Scripted()
+    disowned: list[Key] = []
+    controller = Controller(
+        "c", reconciler, shard_key=lambda key: by_hash(key.name), on_disowned=disowned.append
+    )
+    owned: set[ShardKey] = {by_hash("mine")}
+    controller.owns = owned.__contains__
+    controller.enqueue(theirs)
+    controller.enqueue(mine)
+    await run_until(controller, lambda: reconciler.calls == [mine] and disowned == [theirs])
+    owned.add(by_hash("theirs"))
+    controller.enqueue(theirs)
+    await run_until(controller, lambda: reconciler.calls == [mine, theirs])
+    assert controller.in_flight() == set()
+
+
+async def test_without_a_manager_sharing_the_work_a_sharded_controller_reconciles_every_key() -> None:
+    reconciler = Scripted()
+    controller = Controller("c", reconciler, shard_key=lambda key: by_hash(key.name))
+    controller.enqueue(K)
+    await run_until(controller, lambda: reconciler.calls == [K])
