@@ -85,6 +85,14 @@ def run(
             "apps.kokpit.io/controller-id=ID, under a Lease of its own.",
         ),
     ] = None,
+    shards: Annotated[
+        bool,
+        typer.Option(
+            "--shards",
+            help="Share delivery with the other replicas started with --shards: each writes the "
+            "members and handles the templates that fall to it, under Leases in kokpit-system.",
+        ),
+    ] = False,
     log_format: Annotated[str, typer.Option("--log-format", help="json or kv")] = "kv",
 ) -> None:
     """Run every hub controller; replicas coordinate through a Lease in kokpit-system."""
@@ -103,6 +111,10 @@ def run(
             raise KokpitError(f"--webhook-addr/--webhook-url: {error}") from None
     if controller_id is not None and not re.fullmatch(DNS_LABEL_PATTERN, controller_id):
         raise KokpitError(f"--controller-id {controller_id!r}: a DNS label (lower case, digits, '-')")
+    if shards and controller_id is not None:
+        raise KokpitError("--shards shares delivery, which a --controller-id group does not run")
+    if shards and not leader_elect:
+        raise KokpitError("--shards needs leader election for the rest: drop --no-leader-elect")
     setup_logging(fmt="json" if log_format == "json" else "kv")
     options = HubOptions(
         kubeconfig=kubeconfig,
@@ -114,6 +126,7 @@ def run(
         burst=burst,
         lease_duration=lease_duration,
         identity=identity,
+        sharded=shards,
         settings=HubSettings(
             state_dir=state_dir if state_dir is not None else default_state_dir(),
             probe_period=probe_period,

@@ -1,9 +1,11 @@
 """The hub's controller process: every kokpit domain in one manager, against the hub API server.
 
 `kokpit hub run` builds it; replicas compete for one Lease and only the holder reconciles. With
-`--controller-id ID` it is a Component controller group instead: only the Components labelled with
-that id, under a Lease of its own, so groups share the Components out. Each
-domain exposes `setup(manager, settings)`; they are called in a loop, and none depends on another
+`--shards`, replicas also share delivery's work: each is a shard under a Lease of its own, writing
+the members and handling the templates that fall to it (`kokpit.runtime.shards`), while the
+leader keeps the rest. With `--controller-id ID` it is a Component controller group instead: only
+the Components labelled with that id, under a Lease of its own, so groups share the Components
+out. Each domain exposes `setup(manager, settings)`; they are called in a loop, and none depends on another
 having been set up first (shared services such as the member clients come from `manager.shared`).
 """
 
@@ -22,7 +24,7 @@ from kokpit.errors import KokpitError
 from kokpit.fleet import registration
 from kokpit.hub import proxy, webhooks
 from kokpit.propagation import names as delivery_names
-from kokpit.runtime import LeaderElection, Manager
+from kokpit.runtime import LeaderElection, Manager, Sharding
 from kokpit.settings import HubSettings
 
 HUB = "hub"
@@ -78,6 +80,8 @@ class HubOptions:
     """Client-side request rate per cluster (the API servers are the hub's own and its members)."""
     burst: int = 400
     identity: str | None = None
+    sharded: bool = False
+    """Share delivery's work with the other sharded replicas (Leases `<lease>-shard-*`)."""
     settings: HubSettings = field(default_factory=HubSettings)
     """What every domain's `setup` reads."""
 
@@ -106,12 +110,25 @@ def build_manager(options: HubOptions) -> Manager:
         if options.leader_elect
         else None
     )
+    sharding = (
+        Sharding(
+            lease_of(options),
+            namespace=SECRET_NAMESPACE,
+            lease_duration=options.lease_duration,
+            renew_deadline=options.lease_duration * 2 / 3,
+            retry_period=max(options.lease_duration / 7.5, 0.5),
+            identity=options.identity,
+        )
+        if options.sharded
+        else None
+    )
     manager = Manager(
         qps=options.qps,
         burst=options.burst,
         metrics_host=options.metrics_host,
         metrics_port=options.metrics_port,
         leader_election=election,
+        sharding=sharding,
     )
     manager.add_cluster(options.settings.hub, options.kubeconfig)
     for setup in domains_of(options.settings):

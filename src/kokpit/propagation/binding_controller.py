@@ -68,7 +68,7 @@ from typing import Any
 
 from kokpit.api.policy import AnyPropagationPolicy, ReplicaSchedulingType
 from kokpit.api.work import RESOURCE_BINDING, SCHEDULED
-from kokpit.propagation import names
+from kokpit.propagation import names, shard_keys
 from kokpit.propagation.clusters import ClusterInfo, cluster_info_from_object
 from kokpit.propagation.context import (
     PropagationContext,
@@ -175,7 +175,10 @@ class BindingReconciler:
         """Registers the controller and routes template, policy, binding, Work and Cluster events to the
         affected templates of this kind."""
         ctx = self.context
-        controller = ctx.manager.controller(self.name, self, workers=workers)
+        kind = self.kind.kind
+        controller = ctx.manager.controller(
+            self.name, self, workers=workers, shard_key=lambda key: shard_keys.of_template(kind, key)
+        )
         # The status the binding status controller writes back is no reason to look at the binding again.
         controller.watch(self.templates, relevant=beyond_status)
         enqueue = controller.queue.add

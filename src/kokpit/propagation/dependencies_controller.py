@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kokpit.api.work import RESOURCE_BINDING
-from kokpit.propagation import names
+from kokpit.propagation import names, shard_keys
 from kokpit.propagation.context import ResourceBindingResource, ignored_namespace
 from kokpit.propagation.dependencies import (
     DEPENDENCY_KINDS,
@@ -131,7 +131,9 @@ class DependenciesReconciler:
     def setup(self) -> None:
         """Registers the controller and routes binding events to its keys."""
         ctx = self.context
-        self.controller = ctx.manager.controller(CONTROLLER_NAME, self, workers=self.workers)
+        self.controller = ctx.manager.controller(
+            CONTROLLER_NAME, self, workers=self.workers, shard_key=shard_keys.of_key
+        )
         ctx.bindings.add_indexer(REQUIRED_BY_INDEX, _required_by_index)
 
         def update(old: Any, new: Any) -> None:

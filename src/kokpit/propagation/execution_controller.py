@@ -48,7 +48,7 @@ from lightkube.types import PatchType
 
 from kokpit.api.work import APPLIED, AVAILABLE, WORK
 from kokpit.fleet.members import MemberAccess, MemberUnavailable
-from kokpit.propagation import names
+from kokpit.propagation import names, shard_keys
 from kokpit.propagation.apply_plan import (
     WORK_NAME_ANNOTATION,
     WORK_NAMESPACE_ANNOTATION,
@@ -82,6 +82,7 @@ from kokpit.runtime import (
     Key,
     Manager,
     Result,
+    ShardKey,
     StatusPatch,
     apply,
     ensure_finalizer,
@@ -210,7 +211,9 @@ class ExecutionReconciler:
     def setup(self) -> Controller:
         """Registers the controller: Works, and their member's Cluster appearing, going, or changing the
         API versions it serves."""
-        controller = self.manager.controller(CONTROLLER_NAME, self, workers=16)
+        controller = self.manager.controller(
+            CONTROLLER_NAME, self, workers=16, shard_key=self._shard_key, on_disowned=self._forget
+        )
         controller.watch(self.works)
         self.members.clusters.add_handler(
             Handler(add=self._cluster_event, update=self._cluster_update, delete=self._cluster_event)
@@ -310,6 +313,15 @@ class ExecutionReconciler:
         elif not informer.running and self.manager.healthy():
             informer.start()  # retired when the kind went away, needed again
         return informer
+
+    def _shard_key(self, key: Key) -> ShardKey:
+        work = self.works.get(key.name, key.namespace)
+        cluster = (
+            cluster_of_work(work)
+            if work is not None
+            else names.cluster_from_execution_namespace(key.namespace or "")
+        )
+        return shard_keys.of_work(key, cluster)
 
     def _forget(self, key: Key) -> None:
         self._applied.pop(key, None)

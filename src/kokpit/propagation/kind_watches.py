@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,18 @@ class KindRegistry:
             return reconciler
 
 
+def selected_kinds(policy: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (apiVersion, kind) pairs a propagation policy's resourceSelectors name, once each."""
+    kinds: list[tuple[str, str]] = []
+    for selector in (policy.get("spec") or {}).get("resourceSelectors") or ():
+        if not isinstance(selector, Mapping):
+            continue
+        pair = (str(selector.get("apiVersion", "")), str(selector.get("kind", "")))
+        if all(pair) and pair not in kinds:
+            kinds.append(pair)
+    return kinds
+
+
 def kind_key(hub: str, api_version: str, kind: str) -> Key:
     """`kind_key` is the work-queue key of a template kind for `KindReconciler`."""
     return Key(hub, None, f"{kind}.{api_version}")
@@ -87,10 +100,16 @@ def kind_key(hub: str, api_version: str, kind: str) -> Key:
 
 class KindReconciler:
     """Starts the watch of the kind of every existing binding (key: `kind_key`), so templates stay handled
-    after a restart even when no policy names their kind any more."""
+    after a restart even when no policy names their kind any more; and of every kind a propagation
+    policy names, which the policy checker does too, on the leader: when shards share delivery, every
+    shard needs those watches for its share of the templates. It writes nothing."""
 
     def __init__(self, registry: KindRegistry) -> None:
         self.registry = registry
+
+    def keys_of_policy(self, policy: Any) -> list[Key]:
+        hub = self.registry.context.hub
+        return [kind_key(hub, api_version, kind) for api_version, kind in selected_kinds(policy)]
 
     def keys_of_binding(self, binding: Any) -> list[Key]:
         resource = (binding.get("spec") or {}).get("resource") or {}

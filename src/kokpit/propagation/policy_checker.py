@@ -10,13 +10,12 @@ written through `kokpit.runtime.status_writer` as the field manager `POLICY_STAT
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from kokpit.errors import validation_message
-from kokpit.propagation.kind_watches import RETRY_UNKNOWN, KindRegistry
+from kokpit.propagation.kind_watches import RETRY_UNKNOWN, KindRegistry, selected_kinds
 from kokpit.propagation.kinds import KindError, UnknownKind, reserved_kind
 from kokpit.runtime import Condition, Informer, Key, Result, status_writer
 
@@ -24,17 +23,6 @@ log = logging.getLogger("kokpit.propagation.policy_checker")
 
 POLICY_STATUS_FIELD_MANAGER = "kokpit-policy-checker"
 READY = "Ready"
-
-
-def _selected_kinds(policy: Mapping[str, Any]) -> list[tuple[str, str]]:
-    kinds: list[tuple[str, str]] = []
-    for selector in (policy.get("spec") or {}).get("resourceSelectors") or ():
-        if not isinstance(selector, Mapping):
-            continue
-        pair = (str(selector.get("apiVersion", "")), str(selector.get("kind", "")))
-        if all(pair) and pair not in kinds:
-            kinds.append(pair)
-    return kinds
 
 
 class PolicyReconciler:
@@ -80,7 +68,7 @@ class PolicyReconciler:
         result = Result()
         problem: Condition | None = None
         watched: list[str] = []
-        for api_version, kind in _selected_kinds(policy):
+        for api_version, kind in selected_kinds(policy):
             if not self.watch_kinds:
                 reason = reserved_kind(api_version, kind)
                 if reason is not None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kokpit.api.work import APPLIED, AVAILABLE, CLUSTER_RESOURCE_BINDING, FULLY_APPLIED, RESOURCE_BINDING
-from kokpit.propagation import names
+from kokpit.propagation import names, shard_keys
 from kokpit.propagation.apply_plan import split_api_version
 from kokpit.propagation.dependencies import target_clusters
 from kokpit.propagation.execution_controller import cluster_of_work
@@ -98,7 +98,9 @@ class BindingStatusReconciler:
 
     def setup(self) -> Controller:
         self.works.add_indexer(BINDING_INDEX, _binding_index)
-        controller = self.manager.controller(CONTROLLER_NAME, self, workers=4)
+        controller = self.manager.controller(
+            CONTROLLER_NAME, self, workers=4, shard_key=shard_keys.of_binding
+        )
         controller.watch(self.bindings, coalesce=COALESCE)
         controller.watch(self.cluster_bindings, coalesce=COALESCE)
         controller.watch(self.works, mapper=self._binding_of_work, coalesce=COALESCE)

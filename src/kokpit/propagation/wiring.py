@@ -36,7 +36,7 @@ from kokpit.propagation.interpreter_controller import InterpreterReconciler, int
 from kokpit.propagation.kind_watches import KindReconciler, KindRegistry
 from kokpit.propagation.policy_checker import PolicyReconciler
 from kokpit.propagation.status_controller import BindingStatusReconciler
-from kokpit.runtime import Manager
+from kokpit.runtime import EVERY_SHARD, Key, Manager, ShardKey
 from kokpit.settings import HubSettings
 
 
@@ -69,10 +69,16 @@ def setup_propagation(manager: Manager, members: MemberClients, *, hub: str = "h
     DependenciesReconciler(registry).setup()
     InterpreterReconciler(manager, context.interpreters, hub=hub).setup()
     kinds = KindReconciler(registry)
-    controller = manager.controller("binding-kinds", kinds, workers=1)
+    controller = manager.controller("binding-kinds", kinds, workers=1, shard_key=on_every_shard)
     controller.watch(context.bindings, kinds.keys_of_binding)
     controller.watch(context.cluster_bindings, kinds.keys_of_binding)
+    controller.watch(context.policies, kinds.keys_of_policy)
+    controller.watch(context.cluster_policies, kinds.keys_of_policy)
     return registry
+
+
+def on_every_shard(_key: Key) -> ShardKey:
+    return EVERY_SHARD
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,7 @@ def setup_execution(manager: Manager, members: MemberClients, *, hub: str = "hub
     interpreters = interpreter_source(manager, hub=hub)
     execution = ExecutionReconciler(manager, members, scope=HUB_SCOPE, hub=hub, interpreters=interpreters)
     execution.setup()
+    manager.shard_members = lambda: [str(c["metadata"]["name"]) for c in members.clusters.list()]
     status = BindingStatusReconciler(manager, execution.works, hub=hub, interpreters=interpreters)
     status.setup()
     return Execution(execution=execution, status=status)
