@@ -25,10 +25,12 @@ the hub's status shows all ready) counts requests and CPU:
 With `--restart-wait S` the hub is then stopped and started again over the delivered templates,
 and the members' write requests over the next S seconds are reported (a restart is not a storm).
 With `--profile PATH` py-spy records the hub process over the measured phase (a flame graph SVG).
-Prints one JSON object.
+With `--shards N`, N `kokpit hub run --shards` replicas share delivery instead of one hub: CPU is
+their sum, `hub_peak_rss_mib` the largest replica's and `hub_shards_peak_rss_total_mib` all of
+them together, the profile the first replica's. Prints one JSON object.
 
     .venv/bin/python bench/propagation.py [--count 1000] [--members 3] [--edits 100]
-        [--restart-wait 30] [--profile bench/propagation-flame.svg]
+        [--restart-wait 30] [--profile bench/propagation-flame.svg] [--shards 2]
 """
 
 from __future__ import annotations
@@ -340,7 +342,8 @@ async def baseline(members: dict[str, Path], count_: int, replicas: int) -> Base
 class Watched:
     """The processes whose CPU the measured phase counts, and the profiler to stop at its end."""
 
-    hub_pid: int
+    hub_pids: list[int]
+    """Every `kokpit hub run` replica (one per shard); the profile is of the first."""
     apiserver_pid: int
     profile: Path | None = None
     profiler: subprocess.Popen[bytes] | None = None
@@ -352,7 +355,7 @@ class Watched:
                     str(Path(sys.executable).parent / "py-spy"),
                     "record",
                     "--pid",
-                    str(self.hub_pid),
+                    str(self.hub_pids[0]),
                     "--output",
                     str(self.profile),
                     "--format",
@@ -370,6 +373,10 @@ class Watched:
             self.profiler.send_signal(signal.SIGINT)  # py-spy writes the SVG on SIGINT
             self.profiler.wait(timeout=120)
             self.profiler = None
+
+
+def hub_cpu(watched: Watched) -> float:
+    return sum(cpu_seconds(pid) for pid in watched.hub_pids)
 
 
 async def through_kokpit(
@@ -391,7 +398,7 @@ async def through_kokpit(
         hub_own.clear()
         for own in members_own.values():
             own.clear()
-        cpu_before = cpu_seconds(watched.hub_pid), cpu_seconds(watched.apiserver_pid)
+        cpu_before = hub_cpu(watched), cpu_seconds(watched.apiserver_pid)
         watched.start_profile()
         started = time.monotonic()
         tasks: list[Callable[[], Awaitable[Any]]] = []
@@ -425,7 +432,7 @@ async def through_kokpit(
 
         await wait_for("the hub's aggregated status ready", all_ready, timeout=timeout, poll=1.0)
         ready = time.monotonic() - started
-        cpu_after = cpu_seconds(watched.hub_pid), cpu_seconds(watched.apiserver_pid)
+        cpu_after = hub_cpu(watched), cpu_seconds(watched.apiserver_pid)
         watched.stop_profile()
         own_at_end = Counter(hub_own)  # the scrapes below are the benchmark's too, after the phase
         hub_requests = requests_between(hub_before, await scrape(hub), own=own_at_end)
@@ -539,6 +546,16 @@ def rss_of(pid: int) -> int:
     return 0
 
 
+def launch_hubs(hub: Path, logs: Path, shards: int) -> list[processes.LaunchedProcess]:
+    """One plain `kokpit hub run`, or `shards` of them sharing delivery."""
+    if shards == 0:
+        return [launch_hub(hub, logs / "kokpit-hub.log")]
+    return [
+        launch_hub(hub, logs / f"kokpit-hub-shard-{i}.log", "--shards", f"--id=shard-{i}")
+        for i in range(shards)
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="Deployments (each with a ConfigMap)")
@@ -552,6 +569,12 @@ def main() -> None:
         help="Then restart the hub and count member writes over this many seconds (0: no restart)",
     )
     parser.add_argument("--profile", type=Path, help="py-spy flame graph (SVG) of the measured phase")
+    parser.add_argument(
+        "--shards",
+        type=int,
+        default=0,
+        help="Run this many `kokpit hub run --shards` replicas sharing delivery (0: one plain hub)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kokpit-bench-") as tmp:
@@ -567,26 +590,28 @@ def main() -> None:
         )
         hub = Path(state.clusters["hub"].kubeconfig)
         members = {m.name: Path(m.kubeconfig) for m in state.members}
-        hub_process = None
-        peak = 0
+        hubs: list[processes.LaunchedProcess] = []
+        peak = peak_total = 0
         stop = threading.Event()
         restart: dict[str, Any] | None = None
 
         try:
             asyncio.run(join_all(hub, members))
-            hub_process = launch_hub(hub, directory / "logs" / "kokpit-hub.log")
-            pid = hub_process.pid
+            hubs = launch_hubs(hub, directory / "logs", args.shards)
 
             def sample() -> None:
-                nonlocal peak
+                nonlocal peak, peak_total
                 while not stop.is_set():
-                    peak = max(peak, rss_of(pid))
+                    sizes = [rss_of(h.pid) for h in hubs]
+                    peak, peak_total = max(peak, *sizes), max(peak_total, sum(sizes))
                     time.sleep(0.5)
 
             threading.Thread(target=sample, daemon=True).start()
             asyncio.run(members_ready(hub, members))
             base = asyncio.run(baseline(members, args.count, replicas=1))
-            watched = Watched(pid, state.clusters["hub"].components["kube-apiserver"].pid, args.profile)
+            watched = Watched(
+                [h.pid for h in hubs], state.clusters["hub"].components["kube-apiserver"].pid, args.profile
+            )
             try:
                 measured = asyncio.run(
                     through_kokpit(hub, members, args.count, args.edits, args.timeout, watched)
@@ -595,16 +620,15 @@ def main() -> None:
                 watched.stop_profile()
             if args.restart_wait > 0:
                 progress(f"restarting the hub; counting member writes for {args.restart_wait:.0f}s")
-                processes.stop([(hub_process.pid, hub_process.argv[0])])
+                processes.stop([(h.pid, h.argv[0]) for h in hubs])
                 before = asyncio.run(member_writes(members))
-                hub_process = launch_hub(hub, directory / "logs" / "kokpit-hub-restarted.log")
+                hubs = launch_hubs(hub, directory / "logs" / "restarted", args.shards)
                 time.sleep(args.restart_wait)
                 after = asyncio.run(member_writes(members))
                 restart = restart_figures(before, after, 2 * args.count, args.restart_wait)
         finally:
             stop.set()
-            if hub_process is not None:
-                processes.stop([(hub_process.pid, hub_process.argv[0])])
+            processes.stop([(h.pid, h.argv[0]) for h in hubs])
             sandbox.down(directory)
 
     latencies = measured.pop("edit_latencies")
@@ -616,8 +640,10 @@ def main() -> None:
                 "deployments": args.count,
                 "configmaps": args.count,
                 "members": args.members,
+                "shards": args.shards,
                 **measured,
                 "hub_peak_rss_mib": round(peak / 2**20),
+                **({"hub_shards_peak_rss_total_mib": round(peak_total / 2**20)} if args.shards else {}),
                 "baseline_direct_writer_seconds": round(base.applied, 2),
                 "ratio_applied_vs_direct": round(measured["applied_seconds"] / base.applied, 2),
                 "baseline_direct_ready_seconds": round(base.ready, 2),
