@@ -26,6 +26,7 @@ which YAML reads as the same string).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ ALLOWED_KINDS: frozenset[tuple[str, str]] = frozenset(
     }
 )
 """The `(apiVersion, kind)` pairs a template may render."""
+
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (several times faster), else the pure one."""
 
 COMPONENT_LABEL = "apps.kokpit.io/component"
 """Set on every rendered object: the Component's name."""
@@ -81,14 +85,32 @@ def _quote(value: Any) -> str:
     return json.dumps(str(value))
 
 
+@functools.lru_cache(maxsize=1)
 def environment() -> ImmutableSandboxedEnvironment:
-    """`environment` returns the sandboxed Jinja2 environment every template is rendered in."""
+    """`environment` returns the sandboxed Jinja2 environment every template is rendered in (one,
+    shared: nothing changes it once made)."""
     env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
     env.filters["toyaml"] = _toyaml
     env.filters["quote"] = _quote
     return env
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(source: str) -> jinja2.Template:
+    """A template's source compiled once: a plan renders it for every cluster of every Component."""
+    return environment().from_string(source)
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Any:
+    """The validator of a parametersSchema (given as canonical JSON), checked and built once;
+    raises `jsonschema.SchemaError` when it is no JSON Schema."""
+    schema = json.loads(schema_json)
+    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    validator_class.check_schema(schema)
+    return validator_class(schema)
 
 
 def merge_config(defaults: Mapping[str, Any] | None, config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -109,14 +131,13 @@ def validate_config(template: ComponentTemplate, config: Mapping[str, Any] | Non
     schema = template.spec.parameters_schema
     if schema is None:
         return merged
-    validator_class = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
     try:
-        validator_class.check_schema(schema)
+        validator = _validator(json.dumps(schema, sort_keys=True))
     except jsonschema.SchemaError as error:
         raise RenderError(
             "TemplateInvalid", f"parametersSchema is not a JSON Schema: {error.message}"
         ) from error
-    errors = sorted(validator_class(schema).iter_errors(merged), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(merged), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = "config" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
@@ -226,13 +247,13 @@ def render(
         "cluster": {"name": cluster_name, "labels": dict(cluster_labels or {})},
     }
     try:
-        text = environment().from_string(template.spec.template).render(context)
+        text = _compiled(template.spec.template).render(context)
     except jinja2.TemplateSyntaxError as error:
         raise RenderError("TemplateInvalid", f"line {error.lineno}: {error.message}") from error
     except jinja2.TemplateError as error:
         raise RenderError("TemplateInvalid", str(error)) from error
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in yaml.load_all(text, Loader=SAFE_LOADER) if d is not None]
     except yaml.YAMLError as error:
         raise RenderError("InvalidYAML", f"the template rendered invalid YAML: {error}") from error
     name = context["component"]["name"]
