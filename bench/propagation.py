@@ -41,6 +41,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import signal
 import statistics
 import subprocess
@@ -546,12 +547,19 @@ def rss_of(pid: int) -> int:
     return 0
 
 
-def launch_hubs(hub: Path, logs: Path, shards: int) -> list[processes.LaunchedProcess]:
-    """One plain `kokpit hub run`, or `shards` of them sharing delivery."""
+def keep_logs(directory: Path, into: Path) -> None:
+    for log in directory.rglob("*.log"):
+        target = into / log.relative_to(directory)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, target)
+
+
+def launch_hubs(hub: Path, logs: Path, shards: int, options: list[str]) -> list[processes.LaunchedProcess]:
+    """One plain `kokpit hub run`, or `shards` of them sharing delivery, each with `options`."""
     if shards == 0:
-        return [launch_hub(hub, logs / "kokpit-hub.log")]
+        return [launch_hub(hub, logs / "kokpit-hub.log", *options)]
     return [
-        launch_hub(hub, logs / f"kokpit-hub-shard-{i}.log", "--shards", f"--id=shard-{i}")
+        launch_hub(hub, logs / f"kokpit-hub-shard-{i}.log", "--shards", f"--id=shard-{i}", *options)
         for i in range(shards)
     ]
 
@@ -575,6 +583,13 @@ def main() -> None:
         default=0,
         help="Run this many `kokpit hub run --shards` replicas sharing delivery (0: one plain hub)",
     )
+    parser.add_argument("--keep-logs", type=Path, help="Copy every log of the run (hub, sandbox) here")
+    parser.add_argument(
+        "--hub-arg",
+        action="append",
+        default=[],
+        help="An option for every `kokpit hub run` (repeat it), e.g. --hub-arg=--qps=400",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="kokpit-bench-") as tmp:
@@ -597,7 +612,7 @@ def main() -> None:
 
         try:
             asyncio.run(join_all(hub, members))
-            hubs = launch_hubs(hub, directory / "logs", args.shards)
+            hubs = launch_hubs(hub, directory / "logs", args.shards, args.hub_arg)
 
             def sample() -> None:
                 nonlocal peak, peak_total
@@ -622,7 +637,7 @@ def main() -> None:
                 progress(f"restarting the hub; counting member writes for {args.restart_wait:.0f}s")
                 processes.stop([(h.pid, h.argv[0]) for h in hubs])
                 before = asyncio.run(member_writes(members))
-                hubs = launch_hubs(hub, directory / "logs" / "restarted", args.shards)
+                hubs = launch_hubs(hub, directory / "logs" / "restarted", args.shards, args.hub_arg)
                 time.sleep(args.restart_wait)
                 after = asyncio.run(member_writes(members))
                 restart = restart_figures(before, after, 2 * args.count, args.restart_wait)
@@ -630,6 +645,8 @@ def main() -> None:
             stop.set()
             processes.stop([(h.pid, h.argv[0]) for h in hubs])
             sandbox.down(directory)
+            if args.keep_logs is not None:
+                keep_logs(directory, args.keep_logs)
 
     latencies = measured.pop("edit_latencies")
     print(
@@ -641,6 +658,7 @@ def main() -> None:
                 "configmaps": args.count,
                 "members": args.members,
                 "shards": args.shards,
+                "hub_args": args.hub_arg,
                 **measured,
                 "hub_peak_rss_mib": round(peak / 2**20),
                 **({"hub_shards_peak_rss_total_mib": round(peak_total / 2**20)} if args.shards else {}),
