@@ -18,6 +18,7 @@ from rich.table import Table
 
 from kokpit.cli.errors import fail
 from kokpit.cli.kubeconfig import HubAliasOption, HubChoice, HubOption, hub_choice, hub_client
+from kokpit.cli.show import age
 from kokpit.fleet.join import JoinRequest, join, unjoin
 from kokpit.fleet.members import ClusterResource
 
@@ -82,18 +83,6 @@ def unjoin_command(
     typer.echo(f"cluster {name} unjoined")
 
 
-def _age(timestamp: str | None, now: datetime) -> str:
-    if not timestamp:
-        return ""
-    seconds = int(
-        (now - datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
-    )
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{max(seconds, 0)}s"
-
-
 def cluster_row(cluster: dict[str, Any], now: datetime) -> list[str]:
     spec, status = cluster.get("spec") or {}, cluster.get("status") or {}
     ready = next((c["status"] for c in status.get("conditions") or [] if c.get("type") == "Ready"), "")
@@ -107,7 +96,7 @@ def cluster_row(cluster: dict[str, Any], now: datetime) -> list[str]:
         spec.get("zone", ""),
         f"{nodes.get('readyNum', 0)}/{nodes.get('totalNum', 0)}" if nodes else "",
         ",".join(f"{t['key']}:{t['effect']}" for t in spec.get("taints") or []),
-        _age(cluster["metadata"].get("creationTimestamp"), now),
+        age(cluster["metadata"].get("creationTimestamp"), now),
     ]
 
 
