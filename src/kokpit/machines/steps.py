@@ -24,6 +24,8 @@ from kokpit.machines.ssh import Result, Session, SSHError
 log = logging.getLogger("kokpit.machines.steps")
 
 TAIL_LINES = 20
+"""Output lines a failed step's message keeps: the catalogue's scripts print their reason, then at
+most 15 lines of the program's log, so the reason is never the line cut off."""
 STEPS = ("install", "configure", "check", "repair", "remove")
 
 
