@@ -34,8 +34,14 @@ def run(
     ] = (LEASE_NAME),
     lease_duration: Annotated[float, typer.Option("--lease-duration", help="Seconds.")] = 15.0,
     identity: Annotated[str | None, typer.Option("--id", help="Leader-election identity.")] = None,
-    qps: Annotated[float, typer.Option("--qps", help="Requests per second to each cluster.")] = 200.0,
-    burst: Annotated[int, typer.Option("--burst", help="Request burst to each cluster.")] = 400,
+    qps: Annotated[float, typer.Option("--qps", help="Requests per second to each member.")] = 200.0,
+    burst: Annotated[int, typer.Option("--burst", help="Request burst to each member.")] = 400,
+    hub_qps: Annotated[
+        float, typer.Option("--hub-qps", help="Requests per second to the hub API server.")
+    ] = 1000.0,
+    hub_burst: Annotated[
+        int, typer.Option("--hub-burst", help="Request burst to the hub API server.")
+    ] = 2000,
     probe_period: Annotated[
         float, typer.Option("--probe-period", help="Seconds between member probes.")
     ] = 10.0,
@@ -124,6 +130,8 @@ def run(
         lease_name=lease_name,
         qps=qps,
         burst=burst,
+        hub_qps=hub_qps,
+        hub_burst=hub_burst,
         lease_duration=lease_duration,
         identity=identity,
         sharded=shards,

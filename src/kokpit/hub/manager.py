@@ -25,6 +25,7 @@ from kokpit.fleet import registration
 from kokpit.hub import proxy, webhooks
 from kokpit.propagation import names as delivery_names
 from kokpit.runtime import LeaderElection, Manager, Sharding
+from kokpit.runtime.clients import RateLimit
 from kokpit.settings import HubSettings
 
 HUB = "hub"
@@ -77,8 +78,13 @@ class HubOptions:
     lease_name: str = LEASE_NAME
     lease_duration: float = 15.0
     qps: float = 200.0
-    """Client-side request rate per cluster (the API servers are the hub's own and its members)."""
+    """Client-side request rate to each member cluster."""
     burst: int = 400
+    hub_qps: float = 1000.0
+    """Client-side request rate to the hub API server, kokpit's own: at 200 a second the hub's
+    client was what bounded delivery (bench/RESULTS.md, 2026-12-04); the API server's own priority
+    and fairness still protects it."""
+    hub_burst: int = 2000
     identity: str | None = None
     sharded: bool = False
     """Share delivery's work with the other sharded replicas (Leases `<lease>-shard-*`)."""
@@ -130,7 +136,9 @@ def build_manager(options: HubOptions) -> Manager:
         leader_election=election,
         sharding=sharding,
     )
-    manager.add_cluster(options.settings.hub, options.kubeconfig)
+    manager.add_cluster(
+        options.settings.hub, options.kubeconfig, limit=RateLimit(options.hub_qps, options.hub_burst)
+    )
     for setup in domains_of(options.settings):
         setup(manager, options.settings)
     return manager

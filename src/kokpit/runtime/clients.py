@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,14 @@ def _metered_client(
     return client, transport
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """A client's token bucket: `qps` requests a second (None: no limit), bursts of `burst`."""
+
+    qps: float | None
+    burst: int
+
+
 class ClusterClients:
     """`ClusterClients` is the registry of API clients, one per cluster name.
 
@@ -166,16 +175,24 @@ class ClusterClients:
     def __contains__(self, name: object) -> bool:
         return name in self._clients
 
-    def add(self, name: str, kubeconfig: Kubeconfig, *, context: str | None = None) -> AsyncClient:
-        """`add` builds the client of cluster `name`; a cluster can be added only once."""
+    def add(
+        self,
+        name: str,
+        kubeconfig: Kubeconfig,
+        *,
+        context: str | None = None,
+        limit: RateLimit | None = None,
+    ) -> AsyncClient:
+        """`add` builds the client of cluster `name` (with `limit` instead of the registry's own);
+        a cluster can be added only once."""
         if name in self._clients:
             raise ValueError(f"cluster {name!r} is already registered")
         client, transport = _metered_client(
             name,
             kubeconfig,
             context=context,
-            qps=self._qps,
-            burst=self._burst,
+            qps=self._qps if limit is None else limit.qps,
+            burst=self._burst if limit is None else limit.burst,
             metrics=self._metrics,
             timeout=self._timeout,
         )

@@ -20,7 +20,7 @@ from lightkube.resources.coordination_v1 import Lease
 from prometheus_client import CollectorRegistry
 
 from ._tasks import cancel_and_wait
-from .clients import DEFAULT_BURST, DEFAULT_QPS, ClusterClients, Kubeconfig
+from .clients import DEFAULT_BURST, DEFAULT_QPS, ClusterClients, Kubeconfig, RateLimit
 from .controller import Controller, Reconciler
 from .informer import Informer
 from .keys import Key
@@ -108,9 +108,17 @@ class Manager:
 
     # -- clusters and informers ---------------------------------------------------------------
 
-    def add_cluster(self, name: str, kubeconfig: Kubeconfig, *, context: str | None = None) -> None:
-        """`add_cluster` registers a cluster's API client; informers for it may follow at any time."""
-        self.clients.add(name, kubeconfig, context=context)
+    def add_cluster(
+        self,
+        name: str,
+        kubeconfig: Kubeconfig,
+        *,
+        context: str | None = None,
+        limit: RateLimit | None = None,
+    ) -> None:
+        """`add_cluster` registers a cluster's API client (with its own rate `limit`, or the
+        manager's); informers for it may follow at any time."""
+        self.clients.add(name, kubeconfig, context=context, limit=limit)
 
     async def remove_cluster(self, name: str) -> None:
         """`remove_cluster` stops the cluster's informers, detaches them, closes its client."""
