@@ -381,7 +381,14 @@ def hub_cpu(watched: Watched) -> float:
 
 
 async def through_kokpit(
-    hub_path: Path, members: dict[str, Path], count_: int, edits: int, timeout: float, watched: Watched
+    hub_path: Path,
+    members: dict[str, Path],
+    count_: int,
+    edits: int,
+    timeout: float,
+    watched: Watched,
+    *,
+    wait_ready: bool = True,
 ) -> dict[str, Any]:
     hub = client(hub_path)
     apis = {name: client(path) for name, path in members.items()}
@@ -431,8 +438,10 @@ async def through_kokpit(
                     ready += 1
             return ready >= count_
 
-        await wait_for("the hub's aggregated status ready", all_ready, timeout=timeout, poll=1.0)
-        ready = time.monotonic() - started
+        ready: float | None = None
+        if wait_ready:
+            await wait_for("the hub's aggregated status ready", all_ready, timeout=timeout, poll=1.0)
+            ready = time.monotonic() - started
         cpu_after = hub_cpu(watched), cpu_seconds(watched.apiserver_pid)
         watched.stop_profile()
         own_at_end = Counter(hub_own)  # the scrapes below are the benchmark's too, after the phase
@@ -460,7 +469,7 @@ async def through_kokpit(
         return {
             "templates_written_seconds": round(written, 2),
             "applied_seconds": round(applied, 2),
-            "hub_status_ready_seconds": round(ready, 2),
+            **({"hub_status_ready_seconds": round(ready, 2)} if ready is not None else {}),
             "hub_requests_per_object": summary(hub_requests, objects)["per_object"],
             "member_requests_per_object": summary(member_requests, objects)["per_object"],
             "hub_requests": summary(hub_requests, objects),
@@ -547,6 +556,15 @@ def rss_of(pid: int) -> int:
     return 0
 
 
+def baseline_figures(base: Baseline, measured: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "baseline_direct_writer_seconds": round(base.applied, 2),
+        "ratio_applied_vs_direct": round(measured["applied_seconds"] / base.applied, 2),
+        "baseline_direct_ready_seconds": round(base.ready, 2),
+        "ratio_hub_ready_vs_direct_ready": round(measured["hub_status_ready_seconds"] / base.ready, 2),
+    }
+
+
 def keep_logs(directory: Path, into: Path) -> None:
     for log in directory.rglob("*.log"):
         target = into / log.relative_to(directory)
@@ -582,6 +600,12 @@ def main() -> None:
         type=int,
         default=0,
         help="Run this many `kokpit hub run --shards` replicas sharing delivery (0: one plain hub)",
+    )
+    parser.add_argument(
+        "--applied-only",
+        action="store_true",
+        help="No direct writer, no wait for the hub's status, no edits: the time until every object "
+        "is applied on the members, and the hub's RSS (for runs too large to wait for readiness)",
     )
     parser.add_argument("--keep-logs", type=Path, help="Copy every log of the run (hub, sandbox) here")
     parser.add_argument(
@@ -623,13 +647,21 @@ def main() -> None:
 
             threading.Thread(target=sample, daemon=True).start()
             asyncio.run(members_ready(hub, members))
-            base = asyncio.run(baseline(members, args.count, replicas=1))
+            base = None if args.applied_only else asyncio.run(baseline(members, args.count, replicas=1))
             watched = Watched(
                 [h.pid for h in hubs], state.clusters["hub"].components["kube-apiserver"].pid, args.profile
             )
             try:
                 measured = asyncio.run(
-                    through_kokpit(hub, members, args.count, args.edits, args.timeout, watched)
+                    through_kokpit(
+                        hub,
+                        members,
+                        args.count,
+                        0 if args.applied_only else args.edits,
+                        args.timeout,
+                        watched,
+                        wait_ready=not args.applied_only,
+                    )
                 )
             finally:
                 watched.stop_profile()
@@ -662,17 +694,18 @@ def main() -> None:
                 **measured,
                 "hub_peak_rss_mib": round(peak / 2**20),
                 **({"hub_shards_peak_rss_total_mib": round(peak_total / 2**20)} if args.shards else {}),
-                "baseline_direct_writer_seconds": round(base.applied, 2),
-                "ratio_applied_vs_direct": round(measured["applied_seconds"] / base.applied, 2),
-                "baseline_direct_ready_seconds": round(base.ready, 2),
-                "ratio_hub_ready_vs_direct_ready": round(
-                    measured["hub_status_ready_seconds"] / base.ready, 2
+                **(baseline_figures(base, measured) if base is not None else {}),
+                **(
+                    {
+                        "edit_to_member_ms": {
+                            "edits": len(latencies),
+                            "p50": round(statistics.median(latencies) * 1000, 1),
+                            "p99": round(percentile(latencies, 0.99) * 1000, 1),
+                        }
+                    }
+                    if latencies
+                    else {}
                 ),
-                "edit_to_member_ms": {
-                    "edits": len(latencies),
-                    "p50": round(statistics.median(latencies) * 1000, 1),
-                    "p99": round(percentile(latencies, 0.99) * 1000, 1),
-                },
                 **({"restart": restart} if restart is not None else {}),
             },
             indent=2,
