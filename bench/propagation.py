@@ -27,7 +27,9 @@ and the members' write requests over the next S seconds are reported (a restart 
 With `--profile PATH` py-spy records the hub process over the measured phase (a flame graph SVG).
 With `--shards N`, N `kokpit hub run --shards` replicas share delivery instead of one hub: CPU is
 their sum, `hub_peak_rss_mib` the largest replica's and `hub_shards_peak_rss_total_mib` all of
-them together, the profile the first replica's. Prints one JSON object.
+them together, the profile the first replica's. `--applied-only` skips the direct writer, the wait
+for the hub's status and the edits (for sizes whose readiness takes longer than one sits through).
+Prints one JSON object.
 
     .venv/bin/python bench/propagation.py [--count 1000] [--members 3] [--edits 100]
         [--restart-wait 30] [--profile bench/propagation-flame.svg] [--shards 2]
