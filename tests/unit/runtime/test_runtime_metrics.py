@@ -91,3 +91,22 @@ async def test_transport_waits_for_the_bucket() -> None:
         for _ in range(4):
             await client.get("/")
     assert len(slept) == 2
+
+
+async def test_lease_requests_do_not_wait_for_the_bucket() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    bucket = TokenBucket(qps=10, burst=1, clock=lambda: now[0], sleep=sleep)
+    transport = MeteredTransport(Answer(200), cluster="c", bucket=bucket, metrics=None)
+    async with httpx2.AsyncClient(transport=transport, base_url="https://c") as client:
+        await client.get("/api/v1/configmaps")  # the one token
+        for _ in range(3):
+            await client.put("/apis/coordination.k8s.io/v1/namespaces/kokpit-system/leases/kokpit-hub")
+        assert slept == []
+        await client.get("/api/v1/configmaps")
+    assert len(slept) == 1
