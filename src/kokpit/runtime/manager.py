@@ -49,6 +49,12 @@ class LeaderElection:
     release_on_cancel: bool = True
 
 
+async def _run_after(previous: asyncio.Task[None] | None, controller: Controller) -> None:
+    if previous is not None:
+        await asyncio.wait([previous])
+    await controller.run()
+
+
 class Manager:
     """`Manager` owns everything a controller process needs and runs it with `run()`.
 
@@ -215,11 +221,14 @@ class Manager:
         return self._leading
 
     def _start_controller(self, controller: Controller) -> None:
-        task = self._controller_tasks.get(controller.name)
-        if task is None or task.done():
-            self._controller_tasks[controller.name] = asyncio.create_task(
-                controller.run(), name=f"controller {controller.name}"
-            )
+        """Start `controller`, or, when its previous run is still being cancelled (leadership lost
+        and won back within its current step), start it again once that run has ended."""
+        previous = self._controller_tasks.get(controller.name)
+        if previous is not None and not previous.done() and not previous.cancelling():
+            return  # running
+        self._controller_tasks[controller.name] = asyncio.create_task(
+            _run_after(previous, controller), name=f"controller {controller.name}"
+        )
 
     def _start_controllers(self) -> None:
         self._leading = True
