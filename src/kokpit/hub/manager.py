@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
@@ -104,30 +105,16 @@ async def check_installed(client: AsyncClient) -> None:
 
 def build_manager(options: HubOptions) -> Manager:
     """A manager with every domain's controllers registered, ready to `run()`."""
-    election = (
-        LeaderElection(
-            lease_of(options),
-            namespace=SECRET_NAMESPACE,
-            lease_duration=options.lease_duration,
-            renew_deadline=options.lease_duration * 2 / 3,
-            retry_period=max(options.lease_duration / 7.5, 0.5),
-            identity=options.identity,
-        )
-        if options.leader_elect
-        else None
-    )
-    sharding = (
-        Sharding(
-            lease_of(options),
-            namespace=SECRET_NAMESPACE,
-            lease_duration=options.lease_duration,
-            renew_deadline=options.lease_duration * 2 / 3,
-            retry_period=max(options.lease_duration / 7.5, 0.5),
-            identity=options.identity,
-        )
-        if options.sharded
-        else None
-    )
+    # client-go's proportions (15 s / 10 s / 2 s), for the leader Lease and the shards' alike.
+    leases: dict[str, Any] = {
+        "namespace": SECRET_NAMESPACE,
+        "lease_duration": options.lease_duration,
+        "renew_deadline": options.lease_duration * 2 / 3,
+        "retry_period": max(options.lease_duration / 7.5, 0.5),
+        "identity": options.identity,
+    }
+    election = LeaderElection(lease_of(options), **leases) if options.leader_elect else None
+    sharding = Sharding(lease_of(options), **leases) if options.sharded else None
     manager = Manager(
         qps=options.qps,
         burst=options.burst,
