@@ -289,6 +289,19 @@ def ensure_joined(sandbox: SandboxHandle, hub: Path) -> None:
         assert result.returncode == 0, result.stderr
 
 
+@contextlib.contextmanager
+def joined_sandbox(directory: Path, options: sandboxes.UpOptions) -> Iterator[SandboxHandle]:
+    """A sandbox of a test module's own (counts per member stay its own), kokpit installed and the
+    Push members joined; taken down afterwards."""
+    state = sandboxes.up(directory, options)
+    handle = SandboxHandle(dir=directory, state=state)
+    try:
+        ensure_joined(handle, handle.kubeconfig("hub"))
+        yield handle
+    finally:
+        sandboxes.down(directory)
+
+
 def run_kokpit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Runs the kokpit CLI as a user would (a separate process), capturing its output."""
     return subprocess.run(

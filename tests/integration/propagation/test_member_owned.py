@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 
-from kokpit import sandbox as sandboxes
 from kokpit.fleet.names import member_client_name
 from kokpit.sandbox import UpOptions
-from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, kubectl_apply, wait_until
+from tests.support import HubThread, SandboxHandle, joined_sandbox, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +32,9 @@ QUIET = 60.0
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     """A hub and three members for this module alone, kokpit installed and the members joined."""
-    directory = tmp_path_factory.mktemp("member-owned")
-    state = sandboxes.up(directory, UpOptions(members=3, nodes=1, tie_to_parent=True))
-    handle = SandboxHandle(dir=directory, state=state)
-    try:
-        ensure_joined(handle, handle.kubeconfig("hub"))
+    options = UpOptions(members=3, nodes=1, tie_to_parent=True)
+    with joined_sandbox(tmp_path_factory.mktemp("member-owned"), options) as handle:
         yield handle
-    finally:
-        sandboxes.down(directory)
 
 
 """How long the HPA-scaled copy is watched for kokpit's writes (the acceptance's minute)."""

@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from kokpit import sandbox as sandboxes
 from kokpit.fleet.names import member_client_name
 from kokpit.sandbox import UpOptions
 from kokpit.settings import HubSettings
-from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, kubectl_apply, wait_until
+from tests.support import HubThread, SandboxHandle, joined_sandbox, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -35,14 +34,9 @@ QUIET = 20.0
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     """A hub and one member for this module alone, kokpit installed and the member joined."""
-    directory = tmp_path_factory.mktemp("restart")
-    state = sandboxes.up(directory, UpOptions(members=1, nodes=1, tie_to_parent=True))
-    handle = SandboxHandle(dir=directory, state=state)
-    try:
-        ensure_joined(handle, handle.kubeconfig("hub"))
+    options = UpOptions(members=1, nodes=1, tie_to_parent=True)
+    with joined_sandbox(tmp_path_factory.mktemp("restart"), options) as handle:
         yield handle
-    finally:
-        sandboxes.down(directory)
 
 
 def items(kubeconfig: Path, resource: str, ns: str) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 
-from kokpit import sandbox as sandboxes
 from kokpit.api.cluster import SECRET_NAMESPACE
 from kokpit.controlplane import processes
 from kokpit.fleet.names import member_client_name
@@ -27,7 +26,7 @@ from kokpit.hub.manager import LEASE_NAME
 from kokpit.runtime.shards import owner
 from kokpit.sandbox import UpOptions
 from tests.integration.fleet.conftest import HubReplica, start_hub
-from tests.support import SandboxHandle, ensure_joined, kubectl, kubectl_apply, wait_until
+from tests.support import SandboxHandle, joined_sandbox, kubectl, kubectl_apply, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -40,14 +39,9 @@ TIMEOUT = 120.0
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHandle]:
     """A hub and three members for this module alone (the write counts are per member)."""
-    directory = tmp_path_factory.mktemp("shards")
-    state = sandboxes.up(directory, UpOptions(members=3, nodes=1, tie_to_parent=True))
-    handle = SandboxHandle(dir=directory, state=state)
-    try:
-        ensure_joined(handle, handle.kubeconfig("hub"))
+    options = UpOptions(members=3, nodes=1, tie_to_parent=True)
+    with joined_sandbox(tmp_path_factory.mktemp("shards"), options) as handle:
         yield handle
-    finally:
-        sandboxes.down(directory)
 
 
 def shard(name: str, hub: Path, logs: Path) -> HubReplica:

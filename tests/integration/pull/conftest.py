@@ -22,10 +22,9 @@ from typing import Any
 import pytest
 import yaml
 
-from kokpit import sandbox as sandboxes
 from kokpit.sandbox import UpOptions
 from kokpit.settings import HubSettings
-from tests.support import HubThread, SandboxHandle, ensure_joined, kubectl, wait_until
+from tests.support import HubThread, SandboxHandle, joined_sandbox, kubectl, wait_until
 
 PUSH = "member1"
 PULL = "member2"
@@ -102,13 +101,8 @@ def pull_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxHand
         agent_renew_fraction=RENEW_FRACTION,
         tie_to_parent=True,
     )
-    state = sandboxes.up(directory, options)
-    handle = SandboxHandle(dir=directory, state=state)
-    try:
-        ensure_joined(handle, handle.kubeconfig("hub"))
+    with joined_sandbox(directory, options) as handle:
         yield handle
-    finally:
-        sandboxes.down(directory)
 
 
 @pytest.fixture(scope="package")
