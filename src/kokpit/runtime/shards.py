@@ -198,10 +198,6 @@ class Shards:
         self._controllers.append(controller)
 
     @property
-    def live(self) -> frozenset[str]:
-        return self._live
-
-    @property
     def held(self) -> frozenset[str]:
         """The members this shard writes now."""
         return frozenset(self._held - self._releasing) if self._present() else frozenset()
